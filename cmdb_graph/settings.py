@@ -1,0 +1,64 @@
+"""All configuration, read once from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NEO4J_VERSION = "5.26.30"
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user database entry, e.g. in a minimal container
+        return "cli"
+
+
+class Settings(BaseSettings):
+    """One settings class for the CLI, the service and the tests.
+
+    `NEO4J_URI`, `NEO4J_USER` and `NEO4J_PASSWORD` keep the names every Neo4j tool uses;
+    everything else is prefixed `CMDB_GRAPH_`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CMDB_GRAPH_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".cmdb-graph", description="data and state of the local Neo4j")
+    cache_dir: Path = Field(default=Path.home() / ".cache" / "cmdb-graph", description="resolved Neo4j jars")
+
+    neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI", "CMDB_GRAPH_NEO4J_URI"))
+    neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER", "CMDB_GRAPH_NEO4J_USER"))
+    neo4j_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEO4J_PASSWORD", "CMDB_GRAPH_NEO4J_PASSWORD")
+    )
+    neo4j_password_file: Path | None = Field(default=None, description="a file holding the Neo4j password")
+    neo4j_database: str = "neo4j"
+
+    use_docker: bool = Field(default=True, description="try testcontainers when a Docker engine answers")
+
+    neo4j_version: str = NEO4J_VERSION
+    bolt_host: str = "127.0.0.1"
+    bolt_port: int = Field(default=7687, ge=1, le=65535)
+    neo4j_heap: str = Field(default="1g", pattern=r"^[0-9]+[kmgKMG]$")
+    neo4j_pagecache_mb: int = Field(default=512, ge=16)
+    neo4j_tx_timeout_seconds: int = Field(default=120, ge=1)
+    neo4j_start_timeout_seconds: int = Field(default=180, ge=5)
+
+    batch_size: int = Field(default=2000, ge=1, le=50_000)
+    actor: str = Field(default_factory=_default_actor)
+
+    @field_validator("bolt_host")
+    @classmethod
+    def _loopback_only(cls, host: str) -> str:
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            raise ValueError("the local Neo4j binds to a loopback address only")
+        return host
+
+    def password_from_file(self) -> SecretStr | None:
+        if self.neo4j_password_file is None:
+            return None
+        return SecretStr(self.neo4j_password_file.read_text(encoding="utf-8").strip())

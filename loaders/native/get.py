@@ -1,0 +1,188 @@
+"""Read native documents (YAML, JSON, or a CSV pair) into raw items that remember where they
+came from, so that every validation error can name its file and line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cmdb_graph.model import SECTIONS
+
+LINE_KEY = "__line__"
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None
+    section: str
+    index: int | None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        item = f"{self.section}[{self.index}]" if self.index is not None else self.section
+        return f"{where}: {item}"
+
+
+@dataclass
+class RawItem:
+    data: dict[str, Any]
+    location: Location
+
+
+@dataclass
+class RawDocument:
+    items: dict[str, list[RawItem]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    errors: list[tuple[Location, str]] = field(default_factory=list)
+
+    def extend(self, other: RawDocument) -> None:
+        for section, items in other.items.items():
+            self.items[section].extend(items)
+        self.errors.extend(other.errors)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe YAML loader that records the line each mapping starts on."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=True)
+        mapping[LINE_KEY] = node.start_mark.line + 1
+        return mapping
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != LINE_KEY}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def read_paths(paths: list[Path]) -> RawDocument:
+    """Every file named, in order; a directory contributes its `cis.csv` and `relationships.csv`
+    and its `*.yaml`, `*.yml` and `*.json` files."""
+    document = RawDocument()
+    for path in paths:
+        if path.is_dir():
+            members = sorted(p for p in path.iterdir() if p.suffix.lower() in {".yaml", ".yml", ".json", ".csv"})
+            if not members:
+                document.errors.append((Location(str(path), None, "file", None), "no .yaml, .json or .csv files here"))
+            for member in members:
+                document.extend(read_file(member))
+        else:
+            document.extend(read_file(path))
+    return document
+
+
+def read_file(path: Path) -> RawDocument:
+    name = str(path)
+    if not path.exists():
+        return _failed(name, "no such file")
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return _failed(name, f"cannot read: {error}")
+    if suffix == ".csv":
+        return read_csv(name, text)
+    if suffix in {".yaml", ".yml", ".json"}:
+        return read_structured(name, text)
+    return _failed(name, "unknown file type; use .yaml, .yml, .json or .csv")
+
+
+def _failed(name: str, message: str, line: int | None = None) -> RawDocument:
+    document = RawDocument()
+    document.errors.append((Location(name, line, "file", None), message))
+    return document
+
+
+def read_structured(name: str, text: str) -> RawDocument:
+    """YAML, and JSON through the same loader (JSON is YAML), so both report lines."""
+    try:
+        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        try:
+            root = json.loads(text)
+        except json.JSONDecodeError:
+            mark = getattr(error, "problem_mark", None)
+            return _failed(name, f"not valid YAML or JSON: {getattr(error, 'problem', error)}",
+                           mark.line + 1 if mark else None)
+    document = RawDocument()
+    if root is None:
+        return document
+    if not isinstance(root, dict):
+        return _failed(name, "the document must be a mapping of sections (cis, relationships, ...)")
+    for section, value in root.items():
+        if section == LINE_KEY:
+            continue
+        if section not in document.items:
+            document.errors.append(
+                (Location(name, root.get(LINE_KEY), str(section), None),
+                 f"unknown section; expected one of {', '.join(SECTIONS)}")
+            )
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            document.errors.append((Location(name, root.get(LINE_KEY), section, None), "must be a list"))
+            continue
+        for index, item in enumerate(value):
+            line = item.get(LINE_KEY) if isinstance(item, dict) else None
+            location = Location(name, line, section, index)
+            if not isinstance(item, dict):
+                document.errors.append((location, "each entry must be a mapping"))
+                continue
+            document.items[section].append(RawItem(_strip_lines(item), location))
+    return document
+
+
+LIST_COLUMNS = {"ip_addresses", "tags", "escalation_contacts", "affects", "root_cause_in", "documented_in",
+                "about", "targets", "deploys", "applies_to"}
+MAP_PREFIXES = ("attributes.", "external_ids.")
+
+
+def read_csv(name: str, text: str) -> RawDocument:
+    """`cis*.csv` rows are CIs and `relationships*.csv` rows relationships. Empty cells are
+    unset; list columns split on `;`; `attributes.KEY` and `external_ids.KEY` columns fill maps."""
+    stem = Path(name).stem.lower()
+    if stem.startswith("cis"):
+        section = "cis"
+    elif stem.startswith("relationships"):
+        section = "relationships"
+    else:
+        return _failed(name, "a CSV file must be named cis*.csv or relationships*.csv")
+    document = RawDocument()
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames:
+        return _failed(name, "empty CSV: the first line must name the columns", 1)
+    for index, row in enumerate(reader):
+        line = reader.line_num
+        location = Location(name, line, section, index)
+        if None in row:
+            document.errors.append((location, "more cells than the header has columns"))
+            continue
+        item: dict[str, Any] = {}
+        for column, cell in row.items():
+            column = column.strip()
+            cell = (cell or "").strip()
+            if cell == "":
+                continue
+            if column.startswith(MAP_PREFIXES):
+                prefix, key = column.split(".", 1)
+                item.setdefault(prefix, {})[key] = cell
+            elif column in LIST_COLUMNS:
+                item[column] = [part.strip() for part in cell.split(";") if part.strip()]
+            elif column in {"attributes", "external_ids"} and cell.startswith("{"):
+                try:
+                    item[column] = json.loads(cell)
+                except json.JSONDecodeError as error:
+                    document.errors.append((location, f"{column}: not valid JSON: {error.msg}"))
+            else:
+                item[column] = cell
+        document.items[section].append(RawItem(item, location))
+    return document
