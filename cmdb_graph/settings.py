@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     neo4j_pagecache_mb: int = Field(default=512, ge=16)
     neo4j_tx_timeout_seconds: int = Field(default=120, ge=1)
     neo4j_start_timeout_seconds: int = Field(default=180, ge=5)
+    neo4j_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra Neo4j settings for the local server, e.g. {\"db.logs.query.enabled\": \"OFF\"}",
+    )
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
     actor: str = Field(default_factory=_default_actor)

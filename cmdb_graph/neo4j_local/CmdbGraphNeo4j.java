@@ -23,7 +23,8 @@ import org.neo4j.kernel.internal.Version;
  * Python side talks to it exactly as it talks to a production server.
  *
  * Arguments: home host port pagecacheBytes txTimeoutSeconds. The password comes from the
- * environment (CMDB_GRAPH_NEO4J_PASSWORD) so it never shows in a process listing.
+ * environment (CMDB_GRAPH_NEO4J_PASSWORD) so it never shows in a process listing. Further
+ * settings, in neo4j.conf syntax, are read from HOME/neo4j.conf when it exists.
  *
  * On the first start, and whenever the password changes, the database is opened once with
  * Bolt closed to set the password; only then is Bolt opened to clients.
@@ -97,7 +98,12 @@ public final class CmdbGraphNeo4j {
         config.put(HttpConnector.enabled, false);
         config.put(GraphDatabaseSettings.pagecache_memory, pagecache);
         config.put(GraphDatabaseSettings.transaction_timeout, Duration.ofSeconds(txTimeout));
-        return new DatabaseManagementServiceBuilder(home).setConfig(config);
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
+        Path extra = home.resolve("neo4j.conf");
+        if (Files.exists(extra)) {
+            builder.loadPropertiesFromFile(extra);
+        }
+        return builder.setConfig(config);
     }
 
     private static String sha256(String text) throws Exception {

@@ -174,7 +174,22 @@ class LocalNeo4j:
             process = self._spawn()
             return self._wait_until_ready(process)
 
+    def _write_config(self) -> None:
+        """Extra settings from `Settings.neo4j_config`, as the launcher's neo4j.conf."""
+        self.dbms_home.mkdir(parents=True, exist_ok=True)
+        path = self.dbms_home / "neo4j.conf"
+        if not self.settings.neo4j_config:
+            path.unlink(missing_ok=True)
+            return
+        lines = []
+        for key, value in sorted(self.settings.neo4j_config.items()):
+            if not key.replace(".", "").replace("_", "").isalnum() or "\n" in value:
+                raise LocalNeo4jError(f"invalid Neo4j setting {key!r}")
+            lines.append(f"{key}={value}")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
     def _spawn(self) -> subprocess.Popen[bytes]:
+        self._write_config()
         java = _java_tool("java")
         heap = self.settings.neo4j_heap
         command = [

@@ -14,6 +14,7 @@ import yaml
 from cmdb_graph.model import SECTIONS
 
 LINE_KEY = "__line__"
+FIELD_LINES_KEY = "__field_lines__"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class Location:
 class RawItem:
     data: dict[str, Any]
     location: Location
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def at(self, field_name: str | None) -> Location:
+        """The location of one field, on its own line where the source says it."""
+        line = self.field_lines.get(field_name) if field_name else None
+        if line is None:
+            return self.location
+        return Location(self.location.file, line, self.location.section, self.location.index)
 
 
 @dataclass
@@ -52,12 +61,15 @@ class _LineLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=True)
         mapping[LINE_KEY] = node.start_mark.line + 1
+        mapping[FIELD_LINES_KEY] = {
+            str(key.value): key.start_mark.line + 1 for key, _value in node.value if isinstance(key, yaml.ScalarNode)
+        }
         return mapping
 
 
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != LINE_KEY}
+        return {k: _strip_lines(v) for k, v in value.items() if k not in (LINE_KEY, FIELD_LINES_KEY)}
     if isinstance(value, list):
         return [_strip_lines(v) for v in value]
     return value
@@ -112,13 +124,18 @@ def read_structured(name: str, text: str) -> RawDocument:
             mark = getattr(error, "problem_mark", None)
             return _failed(name, f"not valid YAML or JSON: {getattr(error, 'problem', error)}",
                            mark.line + 1 if mark else None)
+    return read_mapping(name, root)
+
+
+def read_mapping(name: str, root: Any) -> RawDocument:
+    """A parsed document (YAML, JSON, or built in Python like the demo) as raw items."""
     document = RawDocument()
     if root is None:
         return document
     if not isinstance(root, dict):
         return _failed(name, "the document must be a mapping of sections (cis, relationships, ...)")
     for section, value in root.items():
-        if section == LINE_KEY:
+        if section in (LINE_KEY, FIELD_LINES_KEY):
             continue
         if section not in document.items:
             document.errors.append(
@@ -137,7 +154,7 @@ def read_structured(name: str, text: str) -> RawDocument:
             if not isinstance(item, dict):
                 document.errors.append((location, "each entry must be a mapping"))
                 continue
-            document.items[section].append(RawItem(_strip_lines(item), location))
+            document.items[section].append(RawItem(_strip_lines(item), location, item.get(FIELD_LINES_KEY, {})))
     return document
 
 

@@ -19,7 +19,7 @@ from cmdb_graph.model import (
     Relationship,
     RelType,
 )
-from loaders.native.get import Location, RawDocument
+from loaders.native.get import Location, RawDocument, RawItem
 
 
 @dataclass(frozen=True)
@@ -68,20 +68,25 @@ class Transformed:
     document: Document
     errors: list[LoadError]
     references: list[Reference]
+    # ids of items that are in the document but invalid (already reported): references to
+    # them are not reported again as unknown
+    rejected: set[str] = field(default_factory=set)
 
 
-def _validation_errors(error: ValidationError, location: Location) -> list[LoadError]:
+def _validation_errors(error: ValidationError, item: RawItem) -> list[LoadError]:
     errors = []
     for detail in error.errors():
         path = ".".join(str(part) for part in detail["loc"]) or None
         message = detail["msg"].removeprefix("Value error, ")
-        errors.append(LoadError(location, path, message))
+        first = str(detail["loc"][0]) if detail["loc"] else None
+        errors.append(LoadError(item.at(first), path, message))
     return errors
 
 
 def transform(raw: RawDocument) -> Transformed:
     errors = [LoadError(location, None, message) for location, message in raw.errors]
     document = Document()
+    rejected: set[str] = set()
     where: dict[tuple[str, str], Location] = {}
 
     def remember(section: str, key: str, location: Location) -> bool:
@@ -93,67 +98,70 @@ def transform(raw: RawDocument) -> Transformed:
         where[(section, key)] = location
         return True
 
-    ci_locations: list[Location] = []
+    ci_items: list[RawItem] = []
     for item in raw.items["cis"]:
         try:
             ci = CI.model_validate(item.data)
         except ValidationError as error:
-            errors += _validation_errors(error, item.location)
+            errors += _validation_errors(error, item)
+            rejected.add(str(item.data.get("id")))
             continue
         if remember("cis", ci.id, item.location):
             document.cis.append(ci)
-            ci_locations.append(item.location)
+            ci_items.append(item)
 
-    rel_locations: list[Location] = []
+    rel_items: list[RawItem] = []
     for item in raw.items["relationships"]:
         try:
             rel = Relationship.model_validate(item.data)
         except ValidationError as error:
-            errors += _validation_errors(error, item.location)
+            errors += _validation_errors(error, item)
             continue
         if remember("relationships", "|".join(rel.key), item.location):
             document.relationships.append(rel)
-            rel_locations.append(item.location)
+            rel_items.append(item)
 
-    record_locations: dict[str, list[Location]] = {}
+    record_items: dict[str, list[RawItem]] = {}
     for section, model in RECORD_SECTIONS.items():
-        record_locations[section] = []
+        record_items[section] = []
         for item in raw.items[section]:
             try:
                 record = model.model_validate(item.data)
             except ValidationError as error:
-                errors += _validation_errors(error, item.location)
+                errors += _validation_errors(error, item)
+                rejected.add(str(item.data.get("id")))
                 continue
             if remember(section, record.id, item.location):
                 getattr(document, section).append(record)
-                record_locations[section].append(item.location)
+                record_items[section].append(item)
 
-    references = _references(document, ci_locations, rel_locations, record_locations)
-    return Transformed(document, errors, references)
+    references = _references(document, ci_items, rel_items, record_items)
+    references = [ref for ref in references if ref.value not in rejected]
+    return Transformed(document, errors, references, rejected)
 
 
 def _references(
     document: Document,
-    ci_locations: list[Location],
-    rel_locations: list[Location],
-    record_locations: dict[str, list[Location]],
+    ci_items: list[RawItem],
+    rel_items: list[RawItem],
+    record_items: dict[str, list[RawItem]],
 ) -> list[Reference]:
     references: list[Reference] = []
-    for ci, location in zip(document.cis, ci_locations):
+    for ci, item in zip(document.cis, ci_items):
         if ci.owner:
-            references.append(Reference(Label.TEAM, ci.owner, location, "owner"))
-    for rel, location in zip(document.relationships, rel_locations):
+            references.append(Reference(Label.TEAM, ci.owner, item.at("owner"), "owner"))
+    for rel, item in zip(document.relationships, rel_items):
         source_classes = frozenset(GROUP_CLASSES) if rel.type is RelType.HAS_MEMBER else None
-        references.append(Reference(Label.CI, rel.source, location, "from", source_classes,
+        references.append(Reference(Label.CI, rel.source, item.at("from"), "from", source_classes,
                                     "only a Cluster or RedundancyGroup has members"))
-        references.append(Reference(Label.CI, rel.target, location, "to"))
+        references.append(Reference(Label.CI, rel.target, item.at("to"), "to"))
     for section, model in RECORD_SECTIONS.items():
-        for record, location in zip(getattr(document, section), record_locations[section]):
+        for record, item in zip(getattr(document, section), record_items[section]):
             for key, targets in record.edge_targets().items():
                 _rel, label = model.edges[key]
                 classes = frozenset(SERVICE_CLASSES) if section == "slas" else None
                 for target in targets:
-                    references.append(Reference(label, target, location, key, classes,
+                    references.append(Reference(label, target, item.at(key), key, classes,
                                                 "an SLA covers a business or technical service"))
     return references
 
