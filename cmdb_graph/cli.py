@@ -36,7 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ci_app, name="ci")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never break a file:line message
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

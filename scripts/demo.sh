@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything, starts the local Neo4j (unless NEO4J_URI points elsewhere) and loads the
+# demo enterprise into it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+if [ -z "${NEO4J_URI:-}" ]; then
+  .venv/bin/cmdb-graph neo4j start
+fi
+.venv/bin/cmdb-graph demo "$@"
+cat <<'NEXT'
+
+Try:  .venv/bin/cmdb-graph ci show svc-online-shop
+      .venv/bin/cmdb-graph ci history db-orders
+      .venv/bin/cmdb-graph neo4j status      (and: neo4j stop)
+NEXT
