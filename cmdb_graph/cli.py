@@ -301,7 +301,7 @@ def ci_history(
         return
     table = Table("at", "actor", "action", "version", "changed")
     for entry in entries:
-        table.add_row(entry.at.astimezone(timezone.utc).isoformat(timespec="seconds"), entry.actor, entry.action,
+        table.add_row(entry.at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"), entry.actor, entry.action,
                       str(entry.version), ", ".join(entry.changed))
     out.print(table)
 

@@ -510,6 +510,14 @@ RETURN properties(n) AS props,
        COUNT { (n)<-[]-(:CI) } AS dependents
 """
 
+LOCK_RELATIONSHIP = """
+MATCH (a:CI {id: $source})-[r]->(b:CI {id: $target})
+WHERE type(r) = $type
+SET r._lock = true
+REMOVE r._lock
+RETURN properties(r) AS props
+"""
+
 HISTORY = """
 MATCH (e:AuditEntry {entity_id: $id})
 RETURN properties(e) AS e
@@ -656,6 +664,31 @@ class Store:
             before = _content(props)
             change = ItemChange(Label.CI.value, ci_id, "delete", before, None, sorted(before),
                                 row={"version": int(props.get("version") or 0) + 1})
+            _write_plan(tx, WritePlan([change]), actor, self.batch_size)
+
+        self._write(work)
+
+    def delete_relationship(
+        self, source: str, rel_type: RelType, target: str, expected_version: int, actor: str
+    ) -> None:
+        """Delete one relationship if nobody changed it since `expected_version`."""
+        rel_type = RelType(rel_type)
+        key = relationship_key(source, rel_type, target)
+
+        def work(tx: ManagedTransaction) -> None:
+            record = tx.run(LOCK_RELATIONSHIP, source=source, type=rel_type.value, target=target).single()
+            if record is None:
+                raise NotFoundError(f"no relationship {source} -{rel_type.value}-> {target}")
+            props = dict(record["props"])
+            if int(props.get("version") or 0) != expected_version:
+                raise ConflictError(
+                    f"relationship {key} is at version {props.get('version')}, not {expected_version}: "
+                    "it changed since you read it; read it again and retry"
+                )
+            before = _content(props)
+            change = ItemChange(RELATIONSHIP_KIND, key, "delete", before, None, sorted(before),
+                                row={"version": expected_version + 1, "source": source,
+                                     "type": rel_type.value, "target": target})
             _write_plan(tx, WritePlan([change]), actor, self.batch_size)
 
         self._write(work)

@@ -102,3 +102,19 @@ def test_history_is_newest_first(shop: Store):
     for version in (1, 2, 3):
         shop.update_ci("web-2", {"criticality": version}, version, actor="alice")
     assert [e.version for e in shop.history("web-2")] == [4, 3, 2, 1]
+
+
+def test_deleting_a_relationship_takes_its_version_and_is_audited(shop: Store):
+    from cmdb_graph.model import RelType
+
+    with pytest.raises(ConflictError):
+        shop.delete_relationship("shop", RelType.DEPENDS_ON, "db-1", 2, actor="alice")
+    with pytest.raises(NotFoundError):
+        shop.delete_relationship("shop", RelType.RUNS_ON, "db-1", 1, actor="alice")
+    relationships = shop.count_relationships()
+    shop.delete_relationship("shop", RelType.DEPENDS_ON, "db-1", 1, actor="alice")
+    assert shop.count_relationships() == relationships - 1
+    entry = shop.history("shop|DEPENDS_ON|db-1")[0]
+    assert (entry.action, entry.version, entry.before) == ("delete", 2, {"strength": "soft"})
+    # the CI it pointed at now has no dependents and can go without force
+    shop.delete_ci("db-1", 1, actor="alice")
