@@ -263,6 +263,28 @@ def demo(
         out.print(f"demo enterprise loaded into {target.uri} ({target.origin} Neo4j)")
 
 
+# --- serve -----------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the GraphQL API (/graphql, with GraphiQL in a browser), /healthz, /readyz, /metrics."""
+    import uvicorn
+
+    from cmdb_graph.api.app import create_app
+
+    config = settings()
+    with connected(config) as (target, driver):
+        init_schema(driver, target.database)
+        app_ = create_app(config, target)
+        out.print(f"cmdb-graph serving http://{host}:{port}/graphql on {target.uri} ({target.origin} Neo4j); "
+                  "Ctrl-C stops it", highlight=False)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 # --- ci --------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from neo4j import Driver, GraphDatabase
+from neo4j import AsyncDriver, AsyncGraphDatabase, Driver, GraphDatabase
 
 from cmdb_graph.neo4j_local import LocalNeo4j
 from cmdb_graph.settings import Settings
@@ -27,9 +27,16 @@ class Neo4jTarget:
     database: str = "neo4j"
     release: Callable[[], None] = field(default=lambda: None, repr=False)
 
-    def driver(self) -> Driver:
+    def driver(self, max_retry_seconds: float = 30.0) -> Driver:
         return GraphDatabase.driver(
-            self.uri, auth=(self.user, self.password), user_agent="cmdb-graph", notifications_min_severity="OFF"
+            self.uri, auth=(self.user, self.password), user_agent="cmdb-graph", notifications_min_severity="OFF",
+            max_transaction_retry_time=max_retry_seconds, connection_timeout=10.0,
+        )
+
+    def async_driver(self, max_retry_seconds: float = 30.0) -> AsyncDriver:
+        return AsyncGraphDatabase.driver(
+            self.uri, auth=(self.user, self.password), user_agent="cmdb-graph", notifications_min_severity="OFF",
+            max_transaction_retry_time=max_retry_seconds, connection_timeout=10.0,
         )
 
 

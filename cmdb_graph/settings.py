@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     )
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_max_depth: int = Field(default=12, ge=2, le=50)
+    api_max_aliases: int = Field(default=30, ge=1, le=1000)
+    api_retry_seconds: float = Field(default=5.0, ge=0, description="how long a request retries a lost Neo4j")
+    api_actor: str = Field(default="api", description="the name audit entries give writes through the API")
     actor: str = Field(default_factory=_default_actor)
 
     @field_validator("bolt_host")

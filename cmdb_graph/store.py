@@ -45,6 +45,10 @@ class StoreError(Exception):
 class ConflictError(StoreError):
     """The item changed since the caller read it (optimistic locking)."""
 
+    def __init__(self, message: str, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
 
 class NotFoundError(StoreError):
     pass
@@ -66,6 +70,7 @@ class ItemChange:
     after: dict[str, Any] | None
     changed: list[str] = field(default_factory=list)
     row: dict[str, Any] = field(default_factory=dict)  # what the write query needs
+    stored_version: int = 0  # 0: it does not exist yet
 
 
 @dataclass
@@ -223,8 +228,10 @@ def _plan_item(
         return ItemChange(kind, key, "create", None, content, sorted(content), row={"book": book})
     before = _content(stored)
     changed = _diff(before, content)
+    stored_version = int(stored.get("version") or 0)
     if not changed:
-        return ItemChange(kind, key, "unchanged", before, content, [], row={"version": stored.get("version", 1)})
+        return ItemChange(kind, key, "unchanged", before, content, [], row={"version": stored_version},
+                          stored_version=stored_version)
     book = {
         "version": int(stored.get("version") or 0) + 1,
         "created_at": stored.get("created_at") or now,
@@ -233,7 +240,31 @@ def _plan_item(
         "first_seen": stored.get("first_seen") or now,
         "last_seen": now,
     }
-    return ItemChange(kind, key, "update", before, content, changed, row={"book": book})
+    return ItemChange(kind, key, "update", before, content, changed, row={"book": book},
+                      stored_version=stored_version)
+
+
+def check_expectations(plan: WritePlan, expected: dict[tuple[str, str], int], must_be_new: set[tuple[str, str]]) -> None:
+    """Refuse the whole plan if an item is not at the version its writer read, or exists
+    when it was to be created."""
+    for change in plan.changes:
+        item = (change.kind, change.key)
+        if item in must_be_new and change.stored_version:
+            raise StoreError(f"{change.kind} {change.key!r} already exists (version {change.stored_version}); update it instead")
+        want = expected.get(item)
+        if want is not None and want != change.stored_version:
+            state = f"at version {change.stored_version}" if change.stored_version else "does not exist"
+            raise ConflictError(
+                f"{change.kind} {change.key!r} is {state}, not version {want}: it changed since you read it",
+                current_version=change.stored_version or None,
+            )
+
+
+def _lock_query(label: Label) -> str:
+    return f"UNWIND $ids AS id MATCH (n:{Label(label).value} {{id: id}}) SET n._lock = true REMOVE n._lock"
+
+
+LOCK_NODES = {label: _lock_query(label) for label in Label}
 
 
 def plan_cis(tx: ManagedTransaction, cis: Sequence[CI], now: datetime, source: str) -> list[ItemChange]:
@@ -500,6 +531,16 @@ def stored_ci_from_props(props: dict[str, Any]) -> StoredCI:
     )
 
 
+def record_from_props(model: type[Record], stored: dict[str, Any]) -> Record:
+    """Rebuild a record from its stored properties and its `->key` link lists."""
+    data: dict[str, Any] = {k: _plain(v) for k, v in stored.items() if k not in BOOKKEEPING and not k.startswith("->")}
+    for key in model.edges:
+        targets = stored.get(f"->{key}", [])
+        annotation = model.model_fields[key].annotation
+        data[key] = targets if "list" in str(annotation) else (targets[0] if targets else None)
+    return model.model_validate(data)
+
+
 GET_CI = "MATCH (n:CI {id: $id}) RETURN properties(n) AS props"
 
 LOCK_CI = """
@@ -602,16 +643,38 @@ class Store:
         return self._read(lambda tx: self.plan(tx, document, source))
 
     def apply(
-        self, document: Any, source: str, actor: str, progress: Callable[[int], None] | None = None
+        self,
+        document: Any,
+        source: str,
+        actor: str,
+        progress: Callable[[int], None] | None = None,
+        expected: dict[tuple[str, str], int] | None = None,
+        must_be_new: set[tuple[str, str]] | None = None,
     ) -> WritePlan:
-        """Write a whole document in one transaction: all of it, or nothing."""
+        """Write a whole document in one transaction: all of it, or nothing. `expected` maps
+        (kind, id) to the version the writer read; those items are locked before they are
+        compared, so concurrent writers cannot both pass."""
 
         def work(tx: ManagedTransaction) -> WritePlan:
+            by_label: dict[str, list[str]] = defaultdict(list)
+            for kind, key in sorted((expected or {}).keys()):
+                if kind in Label._value2member_map_:
+                    by_label[kind].append(key)
+            for kind, keys in by_label.items():
+                tx.run(LOCK_NODES[Label(kind)], ids=keys).consume()
             plan = self.plan(tx, document, source)
+            check_expectations(plan, expected or {}, must_be_new or set())
             _write_plan(tx, plan, actor, self.batch_size, progress)
             return plan
 
         return self._write(work)
+
+    def get_record(self, model: type[Record], record_id: str) -> tuple[Record, int] | None:
+        """One record as its model, with its version."""
+        stored = self._read(lambda tx: _existing_records(tx, model, [record_id])).get(record_id)
+        if stored is None:
+            return None
+        return record_from_props(model, stored), int(stored.get("version") or 0)
 
     # --- single items (mutations) ----------------------------------------------------------
 
@@ -623,7 +686,8 @@ class Store:
         if int(props.get("version") or 0) != expected_version:
             raise ConflictError(
                 f"CI {ci_id!r} is at version {props.get('version')}, not {expected_version}: "
-                "it changed since you read it; read it again and retry"
+                "it changed since you read it; read it again and retry",
+                current_version=props.get("version"),
             )
         return props, record["dependents"]
 
@@ -669,9 +733,9 @@ class Store:
         self._write(work)
 
     def delete_relationship(
-        self, source: str, rel_type: RelType, target: str, expected_version: int, actor: str
+        self, source: str, rel_type: RelType, target: str, expected_version: int | None, actor: str
     ) -> None:
-        """Delete one relationship if nobody changed it since `expected_version`."""
+        """Delete one relationship; with `expected_version`, only if nobody changed it since."""
         rel_type = RelType(rel_type)
         key = relationship_key(source, rel_type, target)
 
@@ -680,14 +744,16 @@ class Store:
             if record is None:
                 raise NotFoundError(f"no relationship {source} -{rel_type.value}-> {target}")
             props = dict(record["props"])
-            if int(props.get("version") or 0) != expected_version:
+            current = int(props.get("version") or 0)
+            if expected_version is not None and current != expected_version:
                 raise ConflictError(
                     f"relationship {key} is at version {props.get('version')}, not {expected_version}: "
-                    "it changed since you read it; read it again and retry"
+                    "it changed since you read it; read it again and retry",
+                    current_version=props.get("version"),
                 )
             before = _content(props)
             change = ItemChange(RELATIONSHIP_KIND, key, "delete", before, None, sorted(before),
-                                row={"version": expected_version + 1, "source": source,
+                                row={"version": current + 1, "source": source,
                                      "type": rel_type.value, "target": target})
             _write_plan(tx, WritePlan([change]), actor, self.batch_size)
 

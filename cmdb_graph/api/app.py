@@ -1,0 +1,97 @@
+"""The FastAPI application: `create_app()` builds it from settings; one lifespan opens and
+closes the Neo4j drivers. Nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from strawberry.fastapi import GraphQLRouter
+
+from cmdb_graph import __version__
+from cmdb_graph.api import reads
+from cmdb_graph.api.context import Context
+from cmdb_graph.api.schema import build_schema
+from cmdb_graph.connection import Neo4jTarget, resolve_neo4j
+from cmdb_graph.settings import Settings
+from cmdb_graph.store import Store
+
+
+class Metrics:
+    """Request counts and latencies per GraphQL operation, in the app's own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "cmdb_graph_graphql_requests", "GraphQL operations served", ["operation", "outcome"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "cmdb_graph_graphql_request_seconds", "GraphQL operation latency", ["operation"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    def observe(self, operation: str, outcome: str, seconds: float) -> None:
+        self.requests.labels(operation, outcome).inc()
+        self.latency.labels(operation).observe(seconds)
+
+
+def create_app(settings: Settings | None = None, target: Neo4jTarget | None = None) -> FastAPI:
+    """The service. Without `target`, Neo4j is resolved at startup like everywhere else
+    (NEO4J_URI, testcontainers, or the local launcher)."""
+    config = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = target or await anyio.to_thread.run_sync(resolve_neo4j, config)
+        async_driver = resolved.async_driver(config.api_retry_seconds)
+        # Writes go through the store's one write path (plan, audit, all-or-nothing), which
+        # uses the synchronous driver; mutations run it in a worker thread.
+        sync_driver = resolved.driver(config.api_retry_seconds)
+        app.state.target = resolved
+        app.state.async_driver = async_driver
+        app.state.store = Store(sync_driver, resolved.database, config.batch_size)
+        try:
+            yield
+        finally:
+            await async_driver.close()
+            sync_driver.close()
+            if target is None:
+                resolved.release()
+
+    app = FastAPI(title="cmdb-graph", version=__version__, lifespan=lifespan)
+
+    async def context(request: Request, response: Response) -> Context:
+        state = request.app.state
+        reader = reads.Reader(state.async_driver, state.target.database)
+        return Context(reader, state.store, config, config.api_actor, metrics)
+
+    schema = build_schema(max_depth=config.api_max_depth, max_aliases=config.api_max_aliases)
+    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        reader = reads.Reader(request.app.state.async_driver, request.app.state.target.database)
+        try:
+            with anyio.fail_after(5):
+                initialised = await reads.schema_initialised(reader)
+        except Exception as error:  # unreachable, refused, timed out: all mean not ready
+            return JSONResponse({"status": "unavailable", "reason": type(error).__name__}, status_code=503)
+        if not initialised:
+            return JSONResponse({"status": "unavailable", "reason": "schema not initialised (cmdb-graph db init)"},
+                                status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,85 @@
+"""Stable error codes in `extensions.code`, so clients branch on a code, not a message."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLError
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from pydantic import ValidationError
+
+from cmdb_graph.store import ConflictError, HasDependentsError, NotFoundError, StoreError
+
+
+class Code(str, Enum):
+    NOT_FOUND = "NOT_FOUND"
+    VALIDATION = "VALIDATION"
+    CONFLICT = "CONFLICT"
+    LIMIT = "LIMIT"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+class ApiError(Exception):
+    def __init__(self, code: Code, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
+
+
+def limit_error(message: str) -> ApiError:
+    return ApiError(Code.LIMIT, message)
+
+
+def validation_error(message: str, **details: Any) -> ApiError:
+    return ApiError(Code.VALIDATION, message, **details)
+
+
+def pydantic_errors(error: ValidationError, prefix: str) -> ApiError:
+    """One VALIDATION error listing every bad field as `prefix.field: message`."""
+    problems = []
+    for detail in error.errors():
+        where = ".".join(str(part) for part in (prefix, *detail["loc"]) if part != "")
+        problems.append({"field": where, "message": detail["msg"].removeprefix("Value error, ")})
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return ApiError(Code.VALIDATION, summary, fields=problems)
+
+
+UNAVAILABLE_MESSAGE = "the graph database is unavailable; try again shortly"
+
+
+def classify(original: BaseException | None, message: str) -> tuple[Code, str, dict[str, Any]]:
+    """The code, the message a client may see, and details, for any error."""
+    if isinstance(original, ApiError):
+        return original.code, str(original), original.details
+    if isinstance(original, GraphQLError):  # e.g. a variable that does not fit its type
+        return classify(original.original_error, message)
+    if isinstance(original, ConflictError):
+        return Code.CONFLICT, str(original), {"currentVersion": original.current_version}
+    if isinstance(original, NotFoundError):
+        return Code.NOT_FOUND, str(original), {}
+    if isinstance(original, (HasDependentsError, StoreError)):
+        return Code.VALIDATION, str(original), {}
+    if isinstance(original, ValidationError):
+        error = pydantic_errors(original, "")
+        return error.code, str(error), error.details
+    if isinstance(original, (ServiceUnavailable, SessionExpired, ConnectionError, OSError)):
+        return Code.UNAVAILABLE, UNAVAILABLE_MESSAGE, {}
+    if original is None:
+        if "exceeds maximum operation depth" in message:
+            return Code.LIMIT, f"query depth limit: {message}", {"limit": "depth"}
+        if "aliases found" in message:
+            return Code.LIMIT, f"alias limit: {message}", {"limit": "aliases"}
+        return Code.VALIDATION, message, {}
+    return Code.INTERNAL, "internal error; the server log has the details", {}
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    code, message, details = classify(error.original_error, error.message)
+    return GraphQLError(
+        message, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+        original_error=error.original_error, extensions={**(error.extensions or {}), "code": code.value, **details},
+    )
