@@ -4,6 +4,7 @@ traceback; `--json` output is for scripts."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -268,8 +269,8 @@ def demo(
 
 @app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1, or CMDB_GRAPH_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on (default 8000, or CMDB_GRAPH_API_PORT)")] = None,
 ) -> None:
     """Serve the GraphQL API (/graphql, with GraphiQL in a browser), /healthz, /readyz, /metrics."""
     import uvicorn
@@ -277,12 +278,32 @@ def serve(
     from cmdb_graph.api.app import create_app
 
     config = settings()
+    host = host or config.api_host
+    port = port or config.api_port
     with connected(config) as (target, driver):
         init_schema(driver, target.database)
         app_ = create_app(config, target)
         out.print(f"cmdb-graph serving http://{host}:{port}/graphql on {target.uri} ({target.origin} Neo4j); "
                   "Ctrl-C stops it", highlight=False)
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+        # handler it found; ours turns that into a clean exit (status 0, no traceback).
+        previous = {sig: signal.signal(sig, _stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        except _StopServing:
+            pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    out.print("cmdb-graph stopped")
+
+
+class _StopServing(Exception):
+    """Raised by the signal handler once uvicorn has finished its graceful shutdown."""
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    raise _StopServing
 
 
 # --- ci --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ their values to Cypher, never text that came from a user.
 
 from __future__ import annotations
 
+import typing
 from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, ClassVar
@@ -579,3 +580,13 @@ RECORD_SECTIONS: dict[str, type[Record]] = {
     "blackouts": Blackout,
 }
 SECTIONS = ("cis", "relationships", *RECORD_SECTIONS)
+
+
+def temporal_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a model that hold a date or a timestamp (readers convert these)."""
+    names = []
+    for name, field in model.model_fields.items():
+        args = typing.get_args(field.annotation) or (field.annotation,)
+        if any(isinstance(arg, type) and issubclass(arg, (date, datetime)) for arg in args):
+            names.append(name)
+    return names

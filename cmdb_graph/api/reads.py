@@ -11,7 +11,20 @@ from typing import Any
 
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
-from cmdb_graph.model import Label, RecordRel
+from cmdb_graph.model import RECORD_SECTIONS, Label, RecordRel, temporal_fields
+
+
+def _projection(variable: str, temporal: list[str]) -> str:
+    """A map projection that sends temporal values as ISO strings and leaves out the sync
+    bookkeeping the API never shows. The driver's DateTime hydration costs about 0.1 ms per
+    value in Python; parsing an ISO string is twenty times cheaper. Keys come from the model."""
+    parts = [".*", "first_seen: null", "last_seen: null"]
+    parts += [f"`{name}`: toString({variable}.`{name}`)" for name in ["created_at", "updated_at", *temporal]]
+    return f"{variable} {{{', '.join(parts)}}}"
+
+
+CI_PROPS = _projection("n", [])
+RECORD_PROPS = {model.label: _projection("n", temporal_fields(model)) for model in RECORD_SECTIONS.values()}
 
 
 @dataclass
@@ -21,7 +34,6 @@ class Reader:
     driver: AsyncDriver
     database: str
     round_trips: int = 0
-    queries: list[str] = field(default_factory=list)
 
     async def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         self.round_trips += 1
@@ -33,36 +45,47 @@ class Reader:
         async with self.driver.session(database=self.database) as session:
             return await session.execute_read(work)
 
+    async def single(self, query: str, **params: Any) -> dict[str, Any]:
+        """The one row of a query that aggregates its answer with collect(). Each record costs
+        the Python driver tens of microseconds, so one row of lists is several times faster
+        than the same data as many rows."""
+        return (await self.rows(query, **params))[0]
+
+
+def _grouped(rows: list[dict[str, Any]], value: str | None = None) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row["key"]].append(row[value] if value else row)
+    return grouped
+
 
 # --- CIs ----------------------------------------------------------------------------------
 
-CIS_BY_ID = "UNWIND $ids AS id MATCH (n:CI {id: id}) RETURN n.id AS id, properties(n) AS props"
+CIS_BY_ID = f"UNWIND $ids AS id MATCH (n:CI {{id: id}}) RETURN collect({CI_PROPS}) AS rows"
 
 
 async def cis_by_id(reader: Reader, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r["props"] for r in await reader.rows(CIS_BY_ID, ids=ids)}
+    return {props["id"]: props for props in (await reader.single(CIS_BY_ID, ids=ids))["rows"]}
 
 
 DEPENDENCIES_OF = """
 UNWIND $ids AS id
 MATCH (a:CI {id: id})-[r]->(b:CI)
-RETURN id AS key, a.id AS source, b.id AS target, type(r) AS type, properties(r) AS props
-ORDER BY key, type, target
+WITH id, a, r, b ORDER BY id, type(r), b.id
+RETURN collect({key: id, source: a.id, target: b.id, type: type(r), strength: r.strength, version: r.version}) AS rows
 """
 
 DEPENDENTS_OF = """
 UNWIND $ids AS id
 MATCH (a:CI)-[r]->(b:CI {id: id})
-RETURN id AS key, a.id AS source, b.id AS target, type(r) AS type, properties(r) AS props
-ORDER BY key, type, source
+WITH id, a, r, b ORDER BY id, type(r), a.id
+RETURN collect({key: id, source: a.id, target: b.id, type: type(r), strength: r.strength, version: r.version}) AS rows
 """
 
 
 async def relationships_of(reader: Reader, ids: list[str], outgoing: bool) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in await reader.rows(DEPENDENCIES_OF if outgoing else DEPENDENTS_OF, ids=ids):
-        grouped[row["key"]].append(row)
-    return grouped
+    rows = (await reader.single(DEPENDENCIES_OF if outgoing else DEPENDENTS_OF, ids=ids))["rows"]
+    return _grouped(rows)
 
 
 CI_FILTER = """
@@ -75,32 +98,37 @@ WHERE ($ci_class IS NULL OR n.ci_class = $ci_class)
   AND ($name_contains IS NULL OR toLower(n.name) CONTAINS toLower($name_contains))
 """
 
-CI_PAGE = (
-    "MATCH (n:CI)" + CI_FILTER + " AND ($after IS NULL OR n.id > $after) "
-    "RETURN n.id AS id, properties(n) AS props ORDER BY n.id LIMIT $limit"
-)
-CI_COUNT = "MATCH (n:CI)" + CI_FILTER + " RETURN count(n) AS total"
+CI_PAGE = f"""
+CALL {{ MATCH (n:CI) {CI_FILTER} RETURN count(n) AS total }}
+CALL {{
+  MATCH (n:CI) {CI_FILTER} AND ($after IS NULL OR n.id > $after)
+  WITH n ORDER BY n.id LIMIT $limit
+  RETURN collect({CI_PROPS}) AS rows
+}}
+RETURN total, rows
+"""
 
 
 async def ci_page(reader: Reader, filters: dict[str, Any], after: str | None, first: int) -> tuple[list[dict[str, Any]], bool, int]:
     """A page ordered by id (keyset pagination: no gaps or duplicates while pages are read),
-    whether more follow, and the total matching the filter."""
-    rows = await reader.rows(CI_PAGE, after=after, limit=first + 1, **filters)
-    total = (await reader.rows(CI_COUNT, **filters))[0]["total"]
-    return [r["props"] for r in rows[:first]], len(rows) > first, total
+    whether more follow, and the total matching the filter; one round trip."""
+    found = await reader.single(CI_PAGE, after=after, limit=first + 1, **filters)
+    rows = found["rows"]
+    return rows[:first], len(rows) > first, found["total"]
 
 
 # --- records ------------------------------------------------------------------------------
 
 def _records_by_id_query(label: Label) -> str:
-    return f"UNWIND $ids AS id MATCH (n:{Label(label).value} {{id: id}}) RETURN n.id AS id, properties(n) AS props"
+    return f"UNWIND $ids AS id MATCH (n:{Label(label).value} {{id: id}}) RETURN collect({RECORD_PROPS[label]}) AS rows"
 
 
-RECORDS_BY_ID = {label: _records_by_id_query(label) for label in Label}
+RECORDS_BY_ID = {label: _records_by_id_query(label) for label in RECORD_PROPS}
 
 
 async def records_by_id(reader: Reader, label: Label, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r["props"] for r in await reader.rows(RECORDS_BY_ID[Label(label)], ids=ids)}
+    rows = (await reader.single(RECORDS_BY_ID[Label(label)], ids=ids))["rows"]
+    return {props["id"]: props for props in rows}
 
 
 def _links_query(label: Label) -> str:
@@ -108,18 +136,18 @@ def _links_query(label: Label) -> str:
 UNWIND $ids AS id
 MATCH (n:{Label(label).value} {{id: id}})-[r]->(t)
 WHERE type(r) IN $types
-RETURN id AS key, type(r) AS type, t.id AS target
-ORDER BY key, type, target
+WITH id, r, t ORDER BY id, type(r), t.id
+RETURN collect({{key: id, type: type(r), target: t.id}}) AS rows
 """
 
 
-LINKS = {label: _links_query(label) for label in Label}
+LINKS = {label: _links_query(label) for label in RECORD_PROPS}
 
 
 async def record_links(reader: Reader, label: Label, ids: list[str], types: list[str]) -> dict[str, dict[str, list[str]]]:
     """For each record id: relationship type -> target ids."""
     links: dict[str, dict[str, list[str]]] = {i: defaultdict(list) for i in ids}
-    for row in await reader.rows(LINKS[Label(label)], ids=ids, types=types):
+    for row in (await reader.single(LINKS[Label(label)], ids=ids, types=types))["rows"]:
         links[row["key"]][row["type"]].append(row["target"])
     return links
 
@@ -128,19 +156,23 @@ def _records_of_ci_query(label: Label, rel: RecordRel) -> str:
     return f"""
 UNWIND $ids AS id
 MATCH (c:CI {{id: id}})<-[:{RecordRel(rel).value}]-(n:{Label(label).value})
-RETURN id AS key, properties(n) AS props
-ORDER BY key, n.id
+WITH id, n ORDER BY id, n.id
+RETURN collect({{key: id, props: {RECORD_PROPS[label]}}}) AS rows
 """
 
 
+RECORDS_OF_CI = {
+    (model.label, rel): _records_of_ci_query(model.label, rel)
+    for model in RECORD_SECTIONS.values() for rel, _target in model.edges.values()
+}
+
+
 async def records_of_cis(reader: Reader, label: Label, rel: RecordRel, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in await reader.rows(_records_of_ci_query(label, rel), ids=ids):
-        grouped[row["key"]].append(row["props"])
-    return grouped
+    rows = (await reader.single(RECORDS_OF_CI[(Label(label), RecordRel(rel))], ids=ids))["rows"]
+    return _grouped(rows, "props")
 
 
-def _record_page_query(label: Label, count: bool) -> str:
+def _record_page_query(label: Label) -> str:
     match = f"MATCH (n:{Label(label).value})"
     where = """
 WHERE all(key IN keys($equals) WHERE n[key] = $equals[key])
@@ -148,24 +180,30 @@ WHERE all(key IN keys($equals) WHERE n[key] = $equals[key])
   AND ($ci IS NULL OR EXISTS { MATCH (n)-[r]->(:CI {id: $ci}) WHERE type(r) IN $ci_types })
   AND ($open_statuses IS NULL OR n.status IN $open_statuses)
 """
-    if count:
-        return match + where + " RETURN count(n) AS total"
-    return match + where + " AND ($after IS NULL OR n.id > $after) RETURN properties(n) AS props ORDER BY n.id LIMIT $limit"
+    return f"""
+CALL {{ {match} {where} RETURN count(n) AS total }}
+CALL {{
+  {match} {where} AND ($after IS NULL OR n.id > $after)
+  WITH n ORDER BY n.id LIMIT $limit
+  RETURN collect({RECORD_PROPS[label]}) AS rows
+}}
+RETURN total, rows
+"""
 
 
-RECORD_PAGES = {label: (_record_page_query(label, False), _record_page_query(label, True)) for label in Label}
+RECORD_PAGES = {label: _record_page_query(label) for label in RECORD_PROPS}
 
 
 async def record_page(
     reader: Reader, label: Label, *, equals: dict[str, Any], text: str | None, text_fields: list[str],
     ci: str | None, ci_types: list[str], open_statuses: list[str] | None, after: str | None, first: int,
 ) -> tuple[list[dict[str, Any]], bool, int]:
-    page_query, count_query = RECORD_PAGES[Label(label)]
-    params = dict(equals=equals, text=text, text_fields=text_fields, ci=ci, ci_types=ci_types,
-                  open_statuses=open_statuses)
-    rows = await reader.rows(page_query, after=after, limit=first + 1, **params)
-    total = (await reader.rows(count_query, **params))[0]["total"]
-    return [r["props"] for r in rows[:first]], len(rows) > first, total
+    found = await reader.single(
+        RECORD_PAGES[Label(label)], equals=equals, text=text, text_fields=text_fields, ci=ci, ci_types=ci_types,
+        open_statuses=open_statuses, after=after, limit=first + 1,
+    )
+    rows = found["rows"]
+    return rows[:first], len(rows) > first, found["total"]
 
 
 # --- history --------------------------------------------------------------------------------
@@ -173,16 +211,13 @@ async def record_page(
 HISTORY_OF = """
 UNWIND $ids AS id
 MATCH (e:AuditEntry {entity_id: id})
-RETURN id AS key, properties(e) AS props
-ORDER BY key, e.at DESC, e.version DESC
+WITH id, e ORDER BY id, e.at DESC, e.version DESC
+RETURN collect({key: id, props: e {.*, at: toString(e.at)}}) AS rows
 """
 
 
 async def history_of(reader: Reader, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in await reader.rows(HISTORY_OF, ids=ids):
-        grouped[row["key"]].append(row["props"])
-    return grouped
+    return _grouped((await reader.single(HISTORY_OF, ids=ids))["rows"], "props")
 
 
 # --- health ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import typing
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +35,14 @@ for _enum in (m.IncidentCategory, m.Impact, m.Urgency, m.IncidentStatus, m.Sever
 def _plain(value: Any) -> Any:
     to_native = getattr(value, "to_native", None)
     return to_native() if callable(to_native) else value
+
+
+def _temporal(value: Any, kind: type = datetime) -> Any:
+    """Readers send dates and timestamps as ISO strings (see reads._projection). A value with a
+    named zone reads `...+01:00[Europe/Paris]`; the offset already fixes the instant."""
+    if isinstance(value, str):
+        return kind.fromisoformat(value.split("[", 1)[0])
+    return _plain(value)
 
 
 def _enum_or_none(enum: type[Enum], value: Any) -> Any:
@@ -84,7 +92,7 @@ class AuditEntry:
 
 def audit_from_props(props: dict[str, Any]) -> AuditEntry:
     return AuditEntry(
-        id=strawberry.ID(props["id"]), at=_plain(props["at"]), actor=props["actor"], action=props["action"],
+        id=strawberry.ID(props["id"]), at=_temporal(props["at"]), actor=props["actor"], action=props["action"],
         entity_kind=props["entity_kind"], entity_id=props["entity_id"], version=props.get("version"),
         changed=list(props.get("changed") or []),
         before=json.loads(props["before"]) if props.get("before") else None,
@@ -117,10 +125,9 @@ class Relationship:
 
 
 def relationship_from_row(row: dict[str, Any]) -> Relationship:
-    props = row.get("props") or {}
     return Relationship(
-        type=m.RelType(row["type"]), strength=m.Strength(props.get("strength", "hard")),
-        version=props.get("version"), source_id=row["source"], target_id=row["target"],
+        type=m.RelType(row["type"]), strength=m.Strength(row.get("strength") or "hard"),
+        version=row.get("version"), source_id=row["source"], target_id=row["target"],
     )
 
 
@@ -191,7 +198,7 @@ def ci_from_props(props: dict[str, Any]) -> CI:
         external_ids=json.loads(props["external_ids"]) if props.get("external_ids") else {},
         attributes=json.loads(props["attributes"]) if props.get("attributes") else {},
         source=props.get("source"), version=int(props.get("version") or 0),
-        created_at=_plain(props.get("created_at")), updated_at=_plain(props.get("updated_at")),
+        created_at=_temporal(props.get("created_at")), updated_at=_temporal(props.get("updated_at")),
     )
 
 
@@ -289,15 +296,16 @@ def record_from_props(label: Label, props: dict[str, Any]) -> Any:
     for name, field in model.model_fields.items():
         if name == "id" or name in model.edges:
             continue
-        value = _plain(props.get(name))
+        inner, _optional, is_list = _unwrap(field.annotation)
+        value = _temporal(props.get(name), inner) if inner in (datetime, date) else _plain(props.get(name))
         if value is None and field.default_factory is list:
             value = []  # empty lists are not stored
-        inner, _optional, is_list = _unwrap(field.annotation)
         if isinstance(inner, type) and issubclass(inner, Enum) and value is not None:
             value = [inner(v) for v in value] if is_list else inner(value)
         values[name] = value
-    for name in ("created_at", "updated_at", "source"):
-        values[name] = _plain(props.get(name))
+    values["created_at"] = _temporal(props.get("created_at"))
+    values["updated_at"] = _temporal(props.get("updated_at"))
+    values["source"] = props.get("source")
     return cls(**values)
 
 
