@@ -349,6 +349,10 @@ def ci_history(
     out.print(table)
 
 
+# the analysis commands register themselves on `app`
+from cmdb_graph import cli_analyses  # noqa: E402,F401
+
+
 def main() -> None:
     app()
 

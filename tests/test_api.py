@@ -109,10 +109,15 @@ def test_dashboard_operations_run_on_the_demo(client: TestClient, store: Store):
         assert load_paths(store, [path], actor="test").ok
     finally:
         path.unlink()
-    variables = {"CIDetail": {"id": "app-checkout"}, "CIList": {"first": 20, "filter": {"layer": "SERVICE"}}}
+    variables = {
+        "CIDetail": {"id": "app-checkout"}, "CIList": {"first": 20, "filter": {"layer": "SERVICE"}},
+        "Impact": {"failed": ["db-catalog"]}, "Dependencies": {"id": "app-checkout"}, "BlastRadius": {"id": "dc-fra"},
+        "RootCause": {"symptoms": ["app-checkout", "app-storefront"]}, "ChangeImpact": {"changeId": "CHG-0001"},
+        "Continuity": {"serviceId": "svc-payments"}, "BiaRanking": {"first": 5}, "CmdbHealth": {},
+    }
     for operation in sorted((ROOT / "graphql" / "operations").glob("*.graphql")):
         result = data(client, operation.read_text(), **variables.get(operation.stem, {}))
-        assert result and all(value is not None for value in result.values()), operation.stem
+        assert result and all(value not in (None, []) for value in result.values()), operation.stem
     detail = data(client, (ROOT / "graphql/operations/CIDetail.graphql").read_text(), id="app-checkout")["ci"]
     assert {d["target"]["id"] for d in detail["dependsOn"]} >= {"db-orders", "app-payment-gateway"}
 
@@ -215,6 +220,10 @@ def test_paging_through_1000_cis_has_no_gap_and_no_duplicate(client: TestClient,
          '{ dependsOn { target { id } } } } } } } } } } } }', "LIMIT", "depth"),
         ("{ " + " ".join(f"a{n}: ci(id: \"x\") {{ id }}" for n in range(20)) + " }", "LIMIT", "aliases"),
         ("{ ci { id } }", "VALIDATION", "ci(id:)"),
+        ('{ impact(failed: ["web-1", "ghost"]) { countsByLayer } }', "NOT_FOUND", "'ghost'"),
+        ('{ impact(failed: ["web-1"], maxDepth: -1) { countsByLayer } }', "VALIDATION", "maxDepth"),
+        ('{ continuity(serviceId: "shop") { minimalCutSets(maxSize: 4) { id } } }', "VALIDATION", "maxSize"),
+        ('{ changeImpact(changeId: "CHG-NONE") { riskScore } }', "NOT_FOUND", "CHG-NONE"),
         ("{ cis { nodes } }", "VALIDATION", "Cannot query field 'nodes'"),
     ],
 )

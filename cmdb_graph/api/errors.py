@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from pydantic import ValidationError
 
+from impact.topology import AnalysisError, AnalysisLimitError
 from cmdb_graph.store import ConflictError, HasDependentsError, NotFoundError, StoreError
 
 
@@ -59,6 +60,10 @@ def classify(original: BaseException | None, message: str) -> tuple[Code, str, d
         return Code.CONFLICT, str(original), {"currentVersion": original.current_version}
     if isinstance(original, NotFoundError):
         return Code.NOT_FOUND, str(original), {}
+    if isinstance(original, AnalysisLimitError):
+        return Code.LIMIT, str(original), {"limit": "analysis"}
+    if isinstance(original, AnalysisError):
+        return Code.VALIDATION, str(original), {}
     if isinstance(original, (HasDependentsError, StoreError)):
         return Code.VALIDATION, str(original), {}
     if isinstance(original, ValidationError):

@@ -18,6 +18,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.types import Info
 
 from cmdb_graph.api import reads
+from cmdb_graph.api.analyses import AnalysisQuery
 from cmdb_graph.api.context import LINK_TYPES, Context
 from cmdb_graph.api.errors import ApiError, Code, limit_error, validation_error, with_code
 from cmdb_graph.api.types import (
@@ -172,13 +173,14 @@ class CoreQuery:
         return _connection([ci_from_props(p) for p in rows], has_next, total)
 
 
-def _merge_types(name: str, base: type, extra: dict[str, Any]) -> type:
+def _merge_types(name: str, bases: tuple[type, ...], extra: dict[str, Any]) -> type:
     namespace = {**extra, "__annotations__": {}}
-    return strawberry.type(type(name, (base,), namespace), name=name)
+    return strawberry.type(type(name, bases, namespace), name=name)
 
 
 Query = _merge_types(
-    "Query", CoreQuery, {k: v for label in RECORD_FIELD_NAMES for k, v in _record_query_fields(label).items()}
+    "Query", (CoreQuery, AnalysisQuery),
+    {k: v for label in RECORD_FIELD_NAMES for k, v in _record_query_fields(label).items()},
 )
 
 
@@ -336,7 +338,7 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
 
 
 Mutation = _merge_types(
-    "Mutation", CoreMutation, {k: v for label in RECORD_FIELD_NAMES for k, v in _record_mutation_fields(label).items()}
+    "Mutation", (CoreMutation,), {k: v for label in RECORD_FIELD_NAMES for k, v in _record_mutation_fields(label).items()}
 )
 
 

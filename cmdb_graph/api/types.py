@@ -27,7 +27,9 @@ Environment = strawberry.enum(m.Environment, name="Environment")
 RelationshipType = strawberry.enum(m.RelType, name="RelationshipType",
                                    description="Every type points from the dependent to what it needs")
 Strength = strawberry.enum(m.Strength, name="Strength")
-for _enum in (m.IncidentCategory, m.Impact, m.Urgency, m.IncidentStatus, m.SeverityLevel, m.ProblemStatus,
+# `Impact` is the name of the impact analysis's result type; the incident field keeps its enum
+strawberry.enum(m.Impact, name="IncidentImpact", description="How far an incident reaches: local, department, global")
+for _enum in (m.IncidentCategory, m.Urgency, m.IncidentStatus, m.SeverityLevel, m.ProblemStatus,
               m.ChangeType, m.ChangeState, m.Risk, m.ReleaseType, m.ReleaseState, m.Recurrence):
     strawberry.enum(_enum)
 

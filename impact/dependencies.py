@@ -1,0 +1,43 @@
+"""dependencies(X): everything X needs, transitively, nearest first, each with what the
+records say about it (open incidents, recent changes, open problems, known errors): the
+responder's view of "what could be behind this"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel
+
+from cmdb_graph.store import Store
+from impact.evidence import Evidence, evidence_on
+from impact.propagation import chains_from
+from impact.topology import AnalysisError, CIRef, dependencies_region, require_cis
+
+
+class Dependency(BaseModel):
+    ci: CIRef
+    distance: int
+    path: list[str]  # from X to this dependency, both included
+    evidence: Evidence
+
+
+def analyse_dependencies(
+    store: Store, ci_id: str, max_depth: int | None = None, change_window_days: float = 30,
+    now: datetime | None = None,
+) -> list[Dependency]:
+    if max_depth is not None and max_depth < 1:
+        raise AnalysisError("maxDepth: give 1 or more hops")
+    if change_window_days < 0:
+        raise AnalysisError("changeWindowDays: give 0 or more days")
+    (ci_id,) = require_cis(store, [ci_id], "id")
+    region = dependencies_region(store, [ci_id])
+    chains = chains_from(region, ci_id, max_depth)
+    until = now or datetime.now(timezone.utc)
+    reached = [c for c in chains.distance if c != ci_id]
+    evidence = evidence_on(store, reached, until - timedelta(days=change_window_days), until)
+    rows = [
+        Dependency(ci=region.nodes[c].ref(), distance=chains.distance[c], path=list(reversed(chains.path(c))),
+                   evidence=evidence.get(c, Evidence()))
+        for c in reached
+    ]
+    return sorted(rows, key=lambda d: (d.distance, d.ci.id))
