@@ -146,6 +146,12 @@ class ModelBase(BaseModel):
     )
 
 
+def from_neo4j_text(text: str, kind: type = datetime) -> Any:
+    """A date or instant that a query sent as `toString(...)`. A value with a named zone reads
+    `...+01:00[Europe/Paris]`; the offset already fixes the instant."""
+    return kind.fromisoformat(text.split("[", 1)[0])
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """Naive timestamps in a document are taken as UTC, so that the same file means the same
     instant on every machine."""

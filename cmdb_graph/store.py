@@ -589,6 +589,10 @@ class Store:
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
+    def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """The rows of a read query, as plain dicts (the analyses' one way to read)."""
+        return self._read(lambda tx: [record.data() for record in tx.run(query, params)])
+
     def get_ci(self, ci_id: str) -> StoredCI | None:
         def work(tx: ManagedTransaction) -> dict[str, Any] | None:
             record = tx.run(GET_CI, id=ci_id).single()

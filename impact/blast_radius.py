@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from cmdb_graph.model import CIClass, SeverityLevel
 from cmdb_graph.store import Store
 from impact.impact import ServiceImpact, State, analyse_impact
-from impact.topology import AnalysisError, read
+from impact.topology import AnalysisError
 
 CORE_CRITICALITY = (1, 2)
 
@@ -81,7 +81,7 @@ def analyse_blast_radius(store: Store, ci_id: str, expected_recovery_hours: floa
                 hours, source = max(rtos) / 60, "longest RTO among the services down"
             else:
                 source = "unknown"
-    total = read(store, CORE_SERVICES, business_service=CIClass.BUSINESS_SERVICE.value,
+    total = store.rows(CORE_SERVICES, business_service=CIClass.BUSINESS_SERVICE.value,
                  core=list(CORE_CRITICALITY))[0]["total"]
     down = sum(1 for s in impact.business_services
                if s.state is State.DOWN and s.criticality in CORE_CRITICALITY)
@@ -100,4 +100,4 @@ RTOS = "UNWIND $ids AS id MATCH (c:CI {id: id}) WHERE c.rto_minutes IS NOT NULL 
 
 
 def _rtos(store: Store, ids: list[str]) -> list[int]:
-    return read(store, RTOS, ids=ids)[0]["rtos"] if ids else []
+    return store.rows(RTOS, ids=ids)[0]["rtos"] if ids else []

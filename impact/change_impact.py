@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from cmdb_graph.model import Change, ChangeType, Recurrence
+from cmdb_graph.model import Change, ChangeType, Recurrence, from_neo4j_text
 from cmdb_graph.store import NotFoundError, Store
 from impact.impact import ImpactedCI, ServiceImpact, State, impacted_cis, impacted_services, states_given
 from impact.propagation import propagate
-from impact.topology import CIRef, dependents_region, read
+from impact.topology import CIRef, dependents_region
 
 # category -> whether every target must be outside production
 STANDARD_CATALOGUE: dict[str, bool] = {
@@ -125,10 +125,6 @@ RETURN collect(DISTINCT p.id) AS problems
 ENVIRONMENTS = "UNWIND $ids AS id MATCH (c:CI {id: id}) RETURN collect([c.id, c.environment]) AS rows"
 
 
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.split("[", 1)[0])
-
-
 def _shift_months(moment: datetime, months: int) -> datetime | None:
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
@@ -181,7 +177,7 @@ def analyse_change_impact(store: Store, change_id: str) -> ChangeImpact:
 
     others = []
     if window:
-        others = read(store, OVERLAPPING_CHANGES, id=change.id, closed=list(CLOSED_CHANGE_STATES),
+        others = store.rows(OVERLAPPING_CHANGES, id=change.id, closed=list(CLOSED_CHANGE_STATES),
                       start=window.start.isoformat(), end=window.end.isoformat())[0]["changes"]
         others = [o for o in others if o["targets"]]
     all_targets = sorted(set(targets) | {t for o in others for t in o["targets"]})
@@ -196,13 +192,13 @@ def analyse_change_impact(store: Store, change_id: str) -> ChangeImpact:
     services = impacted_services(store, impacted)
     impacted_ids = [row.ci.id for row in impacted]
 
-    windows = read(store, WINDOWS_ON, ids=sorted(set(impacted_ids) | set(targets)))[0]["windows"]
+    windows = store.rows(WINDOWS_ON, ids=sorted(set(impacted_ids) | set(targets)))[0]["windows"]
     outside, without = _outside_maintenance(windows, targets, window)
     blackouts = sorted({w["id"] for w in windows if w["blackout"] and window
-                        and _when(w["start"]) < window.end and _when(w["end"]) > window.start})
-    environments = dict(read(store, ENVIRONMENTS, ids=targets)[0]["rows"]) if targets else {}
+                        and from_neo4j_text(w["start"]) < window.end and from_neo4j_text(w["end"]) > window.start})
+    environments = dict(store.rows(ENVIRONMENTS, ids=targets)[0]["rows"]) if targets else {}
     route, route_reason = approval_route(change, environments)
-    factors = _risk_factors(store, change, impacted, services, outside, bool(blackouts), conflicts, window)
+    factors = _risk_factors(store, change, impacted, services, outside, bool(blackouts), conflicts)
     return ChangeImpact(
         change_id=change.id, title=change.title, type=change.type, window=window, targets=targets,
         impacted=impacted, business_services=services,
@@ -235,7 +231,7 @@ def _conflicts(region, targets: list[str], others: list[dict], window: TimeWindo
                        if bits >> together & 1 and not bits & 1 and not bits >> alone & 1)
         if not shared and not joint:
             continue
-        overlap = TimeWindow(start=max(window.start, _when(other["start"])), end=min(window.end, _when(other["end"])))
+        overlap = TimeWindow(start=max(window.start, from_neo4j_text(other["start"])), end=min(window.end, from_neo4j_text(other["end"])))
         reasons = []
         if joint:
             reasons.append(f"together they take down {', '.join(joint[:5])}{' ...' if len(joint) > 5 else ''}, "
@@ -268,7 +264,7 @@ def _outside_maintenance(windows: list[dict], targets: list[str], window: TimeWi
             continue
         covered = False
         for w in found:
-            occurrence = occurrence_covering(_when(w["start"]), _when(w["end"]), w["recurrence"], window.start)
+            occurrence = occurrence_covering(from_neo4j_text(w["start"]), from_neo4j_text(w["end"]), w["recurrence"], window.start)
             if occurrence and window.end <= occurrence.end:
                 covered = True
         outside = outside or not covered
@@ -276,8 +272,7 @@ def _outside_maintenance(windows: list[dict], targets: list[str], window: TimeWi
 
 
 def _risk_factors(store: Store, change: Change, impacted: list[ImpactedCI], services: list[ServiceImpact],
-                  outside: bool, blackout: bool, conflicts: list[ChangeConflict],
-                  window: TimeWindow | None) -> list[RiskFactor]:
+                  outside: bool, blackout: bool, conflicts: list[ChangeConflict]) -> list[RiskFactor]:
     def factor(name: str, value: float, reason: str) -> RiskFactor:
         value = max(0.0, min(1.0, value))
         return RiskFactor(name=name, weight=RISK_WEIGHTS[name], value=round(value, 3),
@@ -289,8 +284,8 @@ def _risk_factors(store: Store, change: Change, impacted: list[ImpactedCI], serv
         value = tiers.get(s.criticality or 4, 0.25) * (1.0 if s.state is State.DOWN else 0.5)
         if value > service_value:
             service_value, worst = value, f"{s.ci.id} (tier {s.criticality}) {s.state.value.lower()}"
-    history = read(store, HISTORY_ON_TARGETS, ids=change.targets, change=change.id)[0] if change.targets else {"total": 0, "failed": 0}
-    problems = read(store, PROBLEMS_ON_TARGETS, ids=change.targets)[0]["problems"] if change.targets else []
+    history = store.rows(HISTORY_ON_TARGETS, ids=change.targets, change=change.id)[0] if change.targets else {"total": 0, "failed": 0}
+    problems = store.rows(PROBLEMS_ON_TARGETS, ids=change.targets)[0]["problems"] if change.targets else []
     joint = [c for c in conflicts if c.jointly_down]
     return [
         factor("business_impact", service_value, worst),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from math import comb
 
 from pydantic import BaseModel
 
@@ -98,12 +99,6 @@ def _bits(value: int) -> Iterator[int]:
         value ^= low
 
 
-def _combinations_count(n: int, k: int) -> int:
-    from math import comb
-
-    return comb(n, k)
-
-
 def cut_sets(region: Topology, service: str, max_size: int) -> list[tuple[str, ...]]:
     """Minimal sets of at most `max_size` CIs whose joint failure takes `service` down, smallest
     first, each in id order."""
@@ -112,7 +107,7 @@ def cut_sets(region: Topology, service: str, max_size: int) -> list[tuple[str, .
     for size in range(1, max_size + 1):
         known = set(found)
         pool = [i for i in range(len(candidates)) if (i,) not in known]
-        estimate = _combinations_count(len(pool), size)
+        estimate = comb(len(pool), size)
         if estimate > MAX_SCENARIOS * 4:
             raise AnalysisLimitError(
                 f"maxSize: about {estimate} candidate sets of size {size} to test (limit {MAX_SCENARIOS}); ask for a smaller size"

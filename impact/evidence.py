@@ -8,9 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from cmdb_graph.model import OPEN_INCIDENT_STATUSES
+from cmdb_graph.model import OPEN_INCIDENT_STATUSES, from_neo4j_text
 from cmdb_graph.store import Store
-from impact.topology import read
 
 OPEN_PROBLEM_STATUSES = ("open", "investigating", "known_error")
 
@@ -57,13 +56,13 @@ RETURN collect({
 def _ref(row: dict) -> RecordRef:
     at = row.get("at")
     return RecordRef(id=row["id"], title=row.get("title") or row["id"], status=row.get("status"),
-                     at=datetime.fromisoformat(at.split("[", 1)[0]) if at else None)
+                     at=from_neo4j_text(at) if at else None)
 
 
 def evidence_on(store: Store, ids: Sequence[str], since: datetime, until: datetime) -> dict[str, Evidence]:
     """Per CI: its open incidents, the changes on it between `since` and `until`, its open
     problems (those with a known root cause and workaround listed as known errors)."""
-    rows = read(store, EVIDENCE_ON_CIS, ids=list(ids), since=since.isoformat(), until=until.isoformat(),
+    rows = store.rows(EVIDENCE_ON_CIS, ids=list(ids), since=since.isoformat(), until=until.isoformat(),
                 open_incidents=list(OPEN_INCIDENT_STATUSES), open_problems=list(OPEN_PROBLEM_STATUSES))[0]["rows"]
     found: dict[str, Evidence] = {}
     for row in rows:

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 import networkx as nx
 from pydantic import BaseModel
 
-from cmdb_graph.model import SERVICE_CLASSES, CIClass, RelType
+from cmdb_graph.model import SERVICE_CLASSES, CIClass, RelType, from_neo4j_text
 from cmdb_graph.store import Store
 from impact.propagation import chains_from
-from impact.topology import AnalysisError, CIRef, Topology, read, whole_graph
+from impact.topology import AnalysisError, CIRef, Topology, whole_graph
 
 MANAGED_CLASSES = frozenset({
     CIClass.SERVER, CIClass.VIRTUAL_MACHINE, CIClass.NETWORK_DEVICE, CIClass.LOAD_BALANCER, CIClass.FIREWALL,
@@ -105,7 +105,7 @@ def analyse_health(store: Store, stale_days: float = 30, now: datetime | None = 
         raise AnalysisError("staleDays: give a positive number of days")
     now = now or datetime.now(timezone.utc)
     graph = whole_graph(store)
-    rows = read(store, CI_FACTS)[0]["rows"]
+    rows = store.rows(CI_FACTS)[0]["rows"]
     touched = {s for s, edges in graph.out.items() if edges} | {e.target for edges in graph.out.values() for e in edges}
 
     stale, by_key = [], defaultdict(list)
@@ -115,7 +115,7 @@ def analyse_health(store: Store, stale_days: float = 30, now: datetime | None = 
         node = graph.nodes[ci_id]
         facts[ci_id] = {"owner": owner, "serial_number": serial, "ip_addresses": ips, "criticality": criticality,
                         "rto_minutes": rto, "rpo_minutes": rpo, "fqdn": fqdn}
-        seen = datetime.fromisoformat(last_seen.split("[", 1)[0]) if last_seen else None
+        seen = from_neo4j_text(last_seen) if last_seen else None
         if seen is None or now - seen > timedelta(days=stale_days):
             stale.append(StaleCI(ci=node.ref(), source=source, last_seen=seen,
                                  days_unseen=round((now - seen).total_seconds() / 86400, 1) if seen else None))

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from cmdb_graph.model import CIClass, RelType
 from cmdb_graph.store import Store
 from impact.propagation import Propagation, chains_to, propagate
-from impact.topology import AnalysisError, CIRef, Topology, dependents_region, read, require_cis
+from impact.topology import AnalysisError, CIRef, Topology, dependents_region, require_cis
 
 
 class State(str, Enum):
@@ -63,7 +63,7 @@ RETURN collect({service: id, id: s.id, availability_target: s.availability_targe
 def slas_of(store: Store, service_ids: Sequence[str]) -> dict[str, SlaRef]:
     """The strictest SLA covering each service."""
     found: dict[str, SlaRef] = {}
-    for row in read(store, SLAS_OF_SERVICES, ids=list(service_ids))[0]["slas"]:
+    for row in store.rows(SLAS_OF_SERVICES, ids=list(service_ids))[0]["slas"]:
         found.setdefault(row.pop("service"), SlaRef(**row))
     return found
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
-from neo4j import ManagedTransaction
 from pydantic import BaseModel
 
 from cmdb_graph.model import CIClass, Layer, RelType, Strength
@@ -157,30 +156,20 @@ def _topology(rows: list[list[Any]]) -> Topology:
     return Topology(nodes, out)
 
 
-def read(store: Store, query: str, **params: Any) -> list[dict[str, Any]]:
-    """Rows of a read query, in a read transaction (a cluster serves it from a secondary)."""
-
-    def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-        return [record.data() for record in tx.run(query, params)]
-
-    with store.driver.session(database=store.database) as session:
-        return session.execute_read(work)
-
-
 def dependents_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:
     """`ids` and every CI that needs one of them, transitively, along `types`."""
     query = _region_query("dependents", tuple(types or ALL_TYPES))
-    return _topology(read(store, query, ids=list(ids))[0]["nodes"])
+    return _topology(store.rows(query, ids=list(ids))[0]["nodes"])
 
 
 def dependencies_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:
     """`ids` and everything they need, transitively, along `types`."""
     query = _region_query("dependencies", tuple(types or ALL_TYPES))
-    return _topology(read(store, query, ids=list(ids))[0]["nodes"])
+    return _topology(store.rows(query, ids=list(ids))[0]["nodes"])
 
 
 def whole_graph(store: Store) -> Topology:
-    return _topology(read(store, _whole_graph_query())[0]["nodes"])
+    return _topology(store.rows(_whole_graph_query())[0]["nodes"])
 
 
 MISSING_CIS = "UNWIND $ids AS id OPTIONAL MATCH (c:CI {id: id}) WITH id, c WHERE c IS NULL RETURN collect(id) AS missing"
@@ -188,7 +177,7 @@ MISSING_CIS = "UNWIND $ids AS id OPTIONAL MATCH (c:CI {id: id}) WITH id, c WHERE
 
 def missing_cis(store: Store, ids: Sequence[str]) -> list[str]:
     """The ids among `ids` that name no CI (analyses refuse them by name)."""
-    return read(store, MISSING_CIS, ids=list(ids))[0]["missing"]
+    return store.rows(MISSING_CIS, ids=list(ids))[0]["missing"]
 
 
 class AnalysisError(ValueError):

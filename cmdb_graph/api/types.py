@@ -40,10 +40,9 @@ def _plain(value: Any) -> Any:
 
 
 def _temporal(value: Any, kind: type = datetime) -> Any:
-    """Readers send dates and timestamps as ISO strings (see reads._projection). A value with a
-    named zone reads `...+01:00[Europe/Paris]`; the offset already fixes the instant."""
+    """Readers send dates and timestamps as ISO strings (see reads._projection)."""
     if isinstance(value, str):
-        return kind.fromisoformat(value.split("[", 1)[0])
+        return m.from_neo4j_text(value, kind)
     return _plain(value)
 
 
