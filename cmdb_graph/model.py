@@ -117,6 +117,7 @@ class Label(str, Enum):
     MAINTENANCE_WINDOW = "MaintenanceWindow"
     BLACKOUT = "Blackout"
     AUDIT_ENTRY = "AuditEntry"
+    SYNC_RUN = "SyncRun"
 
 
 class RecordRel(str, Enum):
@@ -137,7 +138,9 @@ class RecordRel(str, Enum):
 
 
 # Properties the store maintains itself; a document cannot set them.
-BOOKKEEPING = ("version", "created_at", "updated_at", "source", "first_seen", "last_seen", "sync_tag")
+BOOKKEEPING = ("version", "created_at", "updated_at", "source", "first_seen", "last_seen", "sync_tag", "reported_by")
+# Kept as they are when an item changes: the importers' claims (see loaders/sync/).
+SYNC_BOOKKEEPING = ("sync_tag", "reported_by")
 
 
 class ModelBase(BaseModel):

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     )
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
+    cleanup_max_share: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="an import refuses to retire more than this share of its source's CIs without --allow-large-cleanup",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

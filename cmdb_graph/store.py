@@ -1,6 +1,6 @@
 """The Neo4j store: the Cypher that reads and writes CIs, relationships and records.
 
-Every write goes through `_write_plan`: it stamps bookkeeping (version, timestamps, source),
+Every write goes through `write_plan`: it stamps bookkeeping (version, timestamps, source),
 leaves one audit entry per item changed, and runs in the caller's transaction, so a load or a
 mutation is all-or-nothing. Labels and relationship types in Cypher text come only from the
 model's enums; every value is a parameter.
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from cmdb_graph.model import (
     BOOKKEEPING,
+    SYNC_BOOKKEEPING,
     CI,
     RECORD_SECTIONS,
     CIClass,
@@ -174,7 +175,7 @@ RETURN n.id AS id, properties(n) AS props
 """
 
 
-def _existing_cis(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def existing_cis(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     result = tx.run(EXISTING_CIS, ids=list(ids))
     return {r["id"]: dict(r["props"]) for r in result}
 
@@ -239,6 +240,7 @@ def _plan_item(
         "source": source,
         "first_seen": stored.get("first_seen") or now,
         "last_seen": now,
+        **{name: stored[name] for name in SYNC_BOOKKEEPING if name in stored},
     }
     return ItemChange(kind, key, "update", before, content, changed, row={"book": book},
                       stored_version=stored_version)
@@ -267,8 +269,13 @@ def _lock_query(label: Label) -> str:
 LOCK_NODES = {label: _lock_query(label) for label in Label}
 
 
-def plan_cis(tx: ManagedTransaction, cis: Sequence[CI], now: datetime, source: str) -> list[ItemChange]:
-    stored = _existing_cis(tx, [ci.id for ci in cis])
+def plan_cis(
+    tx: ManagedTransaction, cis: Sequence[CI], now: datetime, source: str,
+    stored: dict[str, dict[str, Any]] | None = None,
+) -> list[ItemChange]:
+    """`stored`: the CIs' stored properties, when the caller has read them already."""
+    if stored is None:
+        stored = existing_cis(tx, [ci.id for ci in cis])
     changes = []
     for ci in cis:
         content = ci_content(ci)
@@ -389,7 +396,7 @@ def _stored_props(change: ItemChange, key_props: dict[str, Any]) -> dict[str, An
     return props
 
 
-def _write_plan(
+def write_plan(
     tx: ManagedTransaction,
     plan: WritePlan,
     actor: str,
@@ -570,6 +577,7 @@ CI_CLASSES = "UNWIND $ids AS id MATCH (n:CI {id: id}) RETURN n.id AS id, n.ci_cl
 EXISTING_IDS_QUERIES = {
     label: f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) RETURN n.id AS id" for label in Label
 }
+ALL_RECORD_IDS = {label: f"MATCH (n:{label.value}) RETURN n.id AS id ORDER BY id" for label in Label}
 COUNT_LABEL_QUERIES = {label: f"MATCH (n:{label.value}) RETURN count(n) AS n" for label in Label}
 COUNT_RELATIONSHIPS = "MATCH (:CI)-[r]->(:CI) RETURN count(r) AS n"
 
@@ -588,6 +596,11 @@ class Store:
     def _write(self, work: Callable[[ManagedTransaction], Any]) -> Any:
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)
+
+    def in_transaction(self, work: Callable[[ManagedTransaction], Any], *, write: bool) -> Any:
+        """Run `work` in one managed transaction: all of it commits, or none (a long
+        import's steps share one). It may run again after a transient error."""
+        return (self._write if write else self._read)(work)
 
     def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """The rows of a read query, as plain dicts (the analyses' one way to read)."""
@@ -668,10 +681,21 @@ class Store:
                 tx.run(LOCK_NODES[Label(kind)], ids=keys).consume()
             plan = self.plan(tx, document, source)
             check_expectations(plan, expected or {}, must_be_new or set())
-            _write_plan(tx, plan, actor, self.batch_size, progress)
+            write_plan(tx, plan, actor, self.batch_size, progress)
             return plan
 
         return self._write(work)
+
+    def records(self, model: type[Record]) -> list[Record]:
+        """Every record of one kind, by id (for export)."""
+        query = ALL_RECORD_IDS[model.label]
+
+        def work(tx: ManagedTransaction) -> list[Record]:
+            ids = [r["id"] for r in tx.run(query)]
+            stored = _existing_records(tx, model, ids)
+            return [record_from_props(model, stored[i]) for i in ids]
+
+        return self._read(work)
 
     def get_record(self, model: type[Record], record_id: str) -> tuple[Record, int] | None:
         """One record as its model, with its version."""
@@ -713,7 +737,7 @@ class Store:
                 if tx.run("MATCH (t:Team {id: $id}) RETURN t", id=updated.owner).single() is None:
                     raise StoreError(f"owner {updated.owner!r} is not a known team")
             plan = WritePlan(plan_cis(tx, [updated], _now(), props.get("source") or "api"))
-            _write_plan(tx, plan, actor, self.batch_size)
+            write_plan(tx, plan, actor, self.batch_size)
 
         self._write(work)
         stored = self.get_ci(ci_id)
@@ -732,7 +756,7 @@ class Store:
             before = _content(props)
             change = ItemChange(Label.CI.value, ci_id, "delete", before, None, sorted(before),
                                 row={"version": int(props.get("version") or 0) + 1})
-            _write_plan(tx, WritePlan([change]), actor, self.batch_size)
+            write_plan(tx, WritePlan([change]), actor, self.batch_size)
 
         self._write(work)
 
@@ -759,6 +783,6 @@ class Store:
             change = ItemChange(RELATIONSHIP_KIND, key, "delete", before, None, sorted(before),
                                 row={"version": current + 1, "source": source,
                                      "type": rel_type.value, "target": target})
-            _write_plan(tx, WritePlan([change]), actor, self.batch_size)
+            write_plan(tx, WritePlan([change]), actor, self.batch_size)
 
         self._write(work)

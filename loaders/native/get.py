@@ -55,8 +55,9 @@ class RawDocument:
         self.errors.extend(other.errors)
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe YAML loader that records the line each mapping starts on."""
+class LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe YAML loader (libyaml's parser where installed) that records the line each
+    mapping starts on, and the line of each of its keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=True)
@@ -67,11 +68,11 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
 
-def _strip_lines(value: Any) -> Any:
+def strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k not in (LINE_KEY, FIELD_LINES_KEY)}
+        return {k: strip_lines(v) for k, v in value.items() if k not in (LINE_KEY, FIELD_LINES_KEY)}
     if isinstance(value, list):
-        return [_strip_lines(v) for v in value]
+        return [strip_lines(v) for v in value]
     return value
 
 
@@ -116,7 +117,7 @@ def _failed(name: str, message: str, line: int | None = None) -> RawDocument:
 def read_structured(name: str, text: str) -> RawDocument:
     """YAML, and JSON through the same loader (JSON is YAML), so both report lines."""
     try:
-        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        root = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         try:
             root = json.loads(text)
@@ -154,7 +155,7 @@ def read_mapping(name: str, root: Any) -> RawDocument:
             if not isinstance(item, dict):
                 document.errors.append((location, "each entry must be a mapping"))
                 continue
-            document.items[section].append(RawItem(_strip_lines(item), location, item.get(FIELD_LINES_KEY, {})))
+            document.items[section].append(RawItem(strip_lines(item), location, item.get(FIELD_LINES_KEY, {})))
     return document
 
 
