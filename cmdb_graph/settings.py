@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
+    import_timeout_seconds: float = Field(
+        default=3600, ge=1, description="an import is one transaction; this bounds it (the server default is shorter)"
+    )
     cleanup_max_share: float = Field(
         default=0.2, ge=0.0, le=1.0,
         description="an import refuses to retire more than this share of its source's CIs without --allow-large-cleanup",

@@ -17,22 +17,23 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal
 
-from neo4j import Driver, ManagedTransaction
+from neo4j import Driver, ManagedTransaction, unit_of_work
 from neo4j.time import Date as Neo4jDate
 from neo4j.time import DateTime as Neo4jDateTime
 from pydantic import BaseModel, ValidationError
 
 from cmdb_graph.model import (
     BOOKKEEPING,
-    SYNC_BOOKKEEPING,
     CI,
     RECORD_SECTIONS,
+    SYNC_BOOKKEEPING,
     CIClass,
     Label,
     Record,
     RecordRel,
     Relationship,
     RelType,
+    from_neo4j_text,
 )
 
 Action = Literal["create", "update", "unchanged", "delete"]
@@ -168,30 +169,50 @@ def _now() -> datetime:
 
 # --- reading what exists -----------------------------------------------------------------
 
-EXISTING_CIS = """
+# Bookkeeping timestamps travel as text and are parsed here: the driver decodes a zoned
+# DateTime some fifty times slower than `fromisoformat`, and a load reads every stored item.
+TIMESTAMPS_AS_TEXT = ("created_at: toString(n.created_at), updated_at: toString(n.updated_at), "
+                      "first_seen: toString(n.first_seen), last_seen: toString(n.last_seen)")
+STORED_TIMESTAMPS = ("created_at", "updated_at", "first_seen", "last_seen")
+
+
+def _with_timestamps(props: dict[str, Any]) -> dict[str, Any]:
+    for key in STORED_TIMESTAMPS:
+        if props.get(key) is not None:
+            props[key] = from_neo4j_text(props[key])
+        else:
+            props.pop(key, None)
+    return props
+
+
+EXISTING_CIS = f"""
 UNWIND $ids AS id
-MATCH (n:CI {id: id})
-RETURN n.id AS id, properties(n) AS props
+MATCH (n:CI {{id: id}})
+RETURN n.id AS id, n {{.*, {TIMESTAMPS_AS_TEXT}}} AS props
 """
 
 
 def existing_cis(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     result = tx.run(EXISTING_CIS, ids=list(ids))
-    return {r["id"]: dict(r["props"]) for r in result}
+    return {r["id"]: _with_timestamps(dict(r["props"])) for r in result}
 
 
-EXISTING_RELATIONSHIPS = """
+# Both ends are looked up, so that the planner walks from the one with fewer relationships:
+# from a data centre's side, finding one server's LOCATED_IN would be quadratic in a batch.
+EXISTING_RELATIONSHIPS = f"""
 UNWIND $keys AS key
-MATCH (a:CI {id: key.source})-[r]->(b:CI {id: key.target})
-WHERE type(r) = key.type
-RETURN key.source AS source, type(r) AS type, key.target AS target, properties(r) AS props
+MATCH (a:CI {{id: key.source}})-[n]->(b:CI {{id: key.target}})
+USING INDEX a:CI(id)
+USING INDEX b:CI(id)
+WHERE type(n) = key.type
+RETURN key.source AS source, type(n) AS type, key.target AS target, n {{.*, {TIMESTAMPS_AS_TEXT}}} AS props
 """
 
 
 def _existing_relationships(tx: ManagedTransaction, keys: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
     rows = [{"source": s, "type": t, "target": d} for s, t, d in keys]
     result = tx.run(EXISTING_RELATIONSHIPS, keys=rows)
-    return {relationship_key(r["source"], r["type"], r["target"]): dict(r["props"]) for r in result}
+    return {relationship_key(r["source"], r["type"], r["target"]): _with_timestamps(dict(r["props"])) for r in result}
 
 
 def _existing_records_query(label: Label) -> str:
@@ -335,14 +356,20 @@ CALL (n, row) {
 RETURN count(n) AS written
 """
 
-WRITE_RELATIONSHIPS = """
+def _write_relationships_query(rel_type: RelType) -> str:
+    # One query per type, the type written out: MERGE on a dynamic type cannot expand from
+    # the sparser end, and turns quadratic around a dense node (a data centre).
+    return f"""
 UNWIND $rows AS row
-MATCH (a:CI {id: row.source})
-MATCH (b:CI {id: row.target})
-MERGE (a)-[r:$(row.type)]->(b)
+MATCH (a:CI {{id: row.source}})
+MATCH (b:CI {{id: row.target}})
+MERGE (a)-[r:{RelType(rel_type).value}]->(b)
 SET r = row.props
 RETURN count(r) AS written
 """
+
+
+WRITE_RELATIONSHIPS = {rel_type: _write_relationships_query(rel_type) for rel_type in RelType}
 
 WRITE_AUDIT = """
 UNWIND $entries AS entry
@@ -422,7 +449,9 @@ def write_plan(
         {"source": c.row["source"], "target": c.row["target"], "type": c.row["type"], "props": _stored_props(c, {})}
         for c in plan.of(RELATIONSHIP_KIND, "create", "update")
     ]
-    _run_counted(tx, WRITE_RELATIONSHIPS, rel_rows, batch_size, "relationships")
+    for rel_type in RelType:
+        of_type = [row for row in rel_rows if row["type"] == rel_type.value]
+        _run_counted(tx, WRITE_RELATIONSHIPS[rel_type], of_type, batch_size, "relationships")
     advance(len(rel_rows))
     for section, model in RECORD_SECTIONS.items():
         if section != "teams":
@@ -486,6 +515,8 @@ def _delete_ci_now(tx: ManagedTransaction, ci_id: str) -> None:
 
 DELETE_RELATIONSHIP = """
 MATCH (a:CI {id: $source})-[r]->(b:CI {id: $target})
+USING INDEX a:CI(id)
+USING INDEX b:CI(id)
 WHERE type(r) = $type
 DELETE r
 """
@@ -560,6 +591,8 @@ RETURN properties(n) AS props,
 
 LOCK_RELATIONSHIP = """
 MATCH (a:CI {id: $source})-[r]->(b:CI {id: $target})
+USING INDEX a:CI(id)
+USING INDEX b:CI(id)
 WHERE type(r) = $type
 SET r._lock = true
 REMOVE r._lock
@@ -597,9 +630,13 @@ class Store:
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
-    def in_transaction(self, work: Callable[[ManagedTransaction], Any], *, write: bool) -> Any:
+    def in_transaction(self, work: Callable[[ManagedTransaction], Any], *, write: bool,
+                       timeout: float | None = None) -> Any:
         """Run `work` in one managed transaction: all of it commits, or none (a long
-        import's steps share one). It may run again after a transient error."""
+        import's steps share one). It may run again after a transient error. `timeout`
+        replaces the server's default transaction timeout (Neo4j 5.3 and later)."""
+        if timeout is not None:
+            work = unit_of_work(timeout=timeout)(work)
         return (self._write if write else self._read)(work)
 
     def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:

@@ -66,12 +66,15 @@ SET n.reported_by = [name IN n.reported_by WHERE name <> $source]
 REPORTED_RELATIONSHIPS = """
 MATCH (a:CI)-[r]->(b:CI)
 WHERE $source IN r.reported_by
-RETURN a.id AS source, type(r) AS type, b.id AS target, r.reported_by AS reported_by, properties(r) AS props
+RETURN a.id AS source, type(r) AS type, b.id AS target, r.reported_by AS reported_by,
+       r.version AS version, r.strength AS strength
 """
 
 DROP_RELATIONSHIP_CLAIMS = """
 UNWIND $rows AS row
 MATCH (a:CI {id: row.source})-[r]->(b:CI {id: row.target})
+USING INDEX a:CI(id)
+USING INDEX b:CI(id)
 WHERE type(r) = row.type
 SET r.reported_by = [name IN r.reported_by WHERE name <> $source]
 """
@@ -113,7 +116,8 @@ def apply_cleanup(
             outcome.retired = [c.key for c in changes]
 
     stale_relationships = []
-    for row in tx.run(REPORTED_RELATIONSHIPS, source=source):
+    # A source that reported no CI before reported no relationship either: skip the scan.
+    for row in tx.run(REPORTED_RELATIONSHIPS, source=source) if cleanup.previously else ():
         key = (row["source"], row["type"], row["target"])
         if key in reported_relationships or row["source"] in outcome.deleted or row["target"] in outcome.deleted:
             continue
@@ -122,9 +126,9 @@ def apply_cleanup(
     for r in stale_relationships:
         if r in drop_claims:
             continue
-        before = {"strength": r["props"].get("strength")}
+        before = {"strength": r["strength"]}
         changes.append(ItemChange(RELATIONSHIP_KIND, relationship_key(r["source"], r["type"], r["target"]), "delete",
-                                  before, None, ["strength"], row={"version": int(r["props"].get("version") or 0) + 1,
+                                  before, None, ["strength"], row={"version": int(r["version"] or 0) + 1,
                                                    "source": r["source"], "type": r["type"], "target": r["target"]}))
     outcome.relationships_removed = sorted(c.key for c in changes if c.kind == RELATIONSHIP_KIND)
 

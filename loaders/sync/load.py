@@ -86,6 +86,7 @@ class SyncOptions:
     allow_large_cleanup: bool = False
     max_cleanup_share: float = 0.2
     batch_size: int = 2000
+    timeout_seconds: float | None = None  # of the run's one transaction; None: the server's default
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -138,6 +139,8 @@ RETURN count(n) AS written
 STAMP_RELATIONSHIPS = """
 UNWIND $rows AS row
 MATCH (a:CI {id: row.source})-[r]->(b:CI {id: row.target})
+USING INDEX a:CI(id)
+USING INDEX b:CI(id)
 WHERE type(r) = row.type
 SET r.sync_tag = $tag,
     r.reported_by = CASE WHEN $source IN coalesce(r.reported_by, []) THEN r.reported_by
@@ -211,6 +214,20 @@ def _relationships(
     return list(wanted.values())
 
 
+def _claim(changes: list[ItemChange], tag: str, source: str) -> list[str]:
+    """Put the run's stamps into what is written anyway; return the keys of the unchanged
+    items, which only need the stamps."""
+    unchanged = []
+    for change in changes:
+        if change.action == "unchanged":
+            unchanged.append(change.key)
+            continue
+        book = change.row["book"]
+        book["sync_tag"] = tag
+        book["reported_by"] = sorted(set(book.get("reported_by") or ()) | {source})
+    return unchanged
+
+
 def _count(changes: list[ItemChange], counts: Counter[str]) -> None:
     for change in changes:
         counts[change.action] += 1
@@ -267,8 +284,9 @@ def sync_batch(
             _note_changes(report, changes)
             classes.update((ci.id, ci.ci_class) for ci in merged)
             if write:
+                unchanged = _claim(changes, tag, options.source)
                 write_plan(tx, WritePlan(changes), options.actor, options.batch_size)
-                _stamp(tx, STAMP_CIS, "ids", ids, options.batch_size, tag=tag, now=now, source=options.source)
+                _stamp(tx, STAMP_CIS, "ids", unchanged, options.batch_size, tag=tag, now=now, source=options.source)
             advance(len(chunk))
 
         relationships = _relationships(batch, ident, classes, findings)
@@ -277,8 +295,10 @@ def sync_batch(
             changes = plan_relationships(tx, chunk, now, options.source)
             _count(changes, rel_counts)
             if write:
+                unchanged = set(_claim(changes, tag, options.source))
                 write_plan(tx, WritePlan(changes), options.actor, options.batch_size)
-                rows = [{"source": r.source, "type": r.type.value, "target": r.target} for r in chunk]
+                rows = [{"source": c.row["source"], "type": c.row["type"], "target": c.row["target"]}
+                        for c in changes if c.key in unchanged]
                 _stamp(tx, STAMP_RELATIONSHIPS, "rows", rows, options.batch_size, tag=tag, source=options.source)
         advance(len(batch.relationships))
 
@@ -295,7 +315,7 @@ def sync_batch(
         if write:
             tx.run(RECORD_RUN, props=_run_properties(report, tag, now, options, len(findings))).consume()
 
-    store.in_transaction(work, write=not options.dry_run)
+    store.in_transaction(work, write=not options.dry_run, timeout=options.timeout_seconds)
     report.findings = [str(f) for f in findings[:SHOWN]]
     report.findings_by_kind = dict(Counter(f.kind for f in findings))
     report.seconds = round(time.perf_counter() - started, 3)
