@@ -90,7 +90,8 @@ def import_source(
     options = SyncOptions(source=name, importer=importer.name, keys_are_ids=importer.keys_are_ids, actor=config.actor,
                           dry_run=dry_run, delete_stale=delete_stale, allow_large_cleanup=allow_large_cleanup,
                           max_cleanup_share=config.cleanup_max_share, batch_size=config.batch_size,
-                          timeout_seconds=config.import_timeout_seconds)
+                          timeout_seconds=config.import_timeout_seconds,
+                          commit_rows=config.import_commit_rows)
     if batch.errors:
         _print_sync_report(failed_report(batch, importer, path, options), as_json)
         fail(f"{len(batch.errors)} error(s) in {path}; nothing was written")

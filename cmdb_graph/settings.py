@@ -53,8 +53,12 @@ class Settings(BaseSettings):
     )
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
+    import_commit_rows: int = Field(
+        default=20_000, ge=1,
+        description="an import of at most this many rows is one transaction; a larger one commits every this many rows",
+    )
     import_timeout_seconds: float = Field(
-        default=3600, ge=1, description="an import is one transaction; this bounds it (the server default is shorter)"
+        default=3600, ge=1, description="bounds each of an import's transactions (the server default is shorter)"
     )
     cleanup_max_share: float = Field(
         default=0.2, ge=0.0, le=1.0,

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from cmdb_graph.model import Relationship
 from loaders.native.get import RawDocument
+from loaders.native.transform import validation_errors
 from loaders.sync.model import SourceBatch
 
 
@@ -30,9 +31,7 @@ def transform(raw: RawDocument) -> SourceBatch:
         try:
             rel = Relationship.model_validate(item.data)
         except ValidationError as error:
-            for detail in error.errors():
-                field = ".".join(str(part) for part in detail["loc"]) or None
-                batch.error(item.location, field, detail["msg"].removeprefix("Value error, "))
+            batch.errors += validation_errors(error, item)
             continue
         batch.depends(rel.source, rel.target, item.location, rel.type, rel.strength)
     return batch

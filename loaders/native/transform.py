@@ -73,7 +73,8 @@ class Transformed:
     rejected: set[str] = field(default_factory=set)
 
 
-def _validation_errors(error: ValidationError, item: RawItem) -> list[LoadError]:
+def validation_errors(error: ValidationError, item: RawItem) -> list[LoadError]:
+    """One error per bad field, on the field's own line where the source says it."""
     errors = []
     for detail in error.errors():
         path = ".".join(str(part) for part in detail["loc"]) or None
@@ -103,7 +104,7 @@ def transform(raw: RawDocument) -> Transformed:
         try:
             ci = CI.model_validate(item.data)
         except ValidationError as error:
-            errors += _validation_errors(error, item)
+            errors += validation_errors(error, item)
             rejected.add(str(item.data.get("id")))
             continue
         if remember("cis", ci.id, item.location):
@@ -115,7 +116,7 @@ def transform(raw: RawDocument) -> Transformed:
         try:
             rel = Relationship.model_validate(item.data)
         except ValidationError as error:
-            errors += _validation_errors(error, item)
+            errors += validation_errors(error, item)
             continue
         if remember("relationships", "|".join(rel.key), item.location):
             document.relationships.append(rel)
@@ -128,7 +129,7 @@ def transform(raw: RawDocument) -> Transformed:
             try:
                 record = model.model_validate(item.data)
             except ValidationError as error:
-                errors += _validation_errors(error, item)
+                errors += validation_errors(error, item)
                 rejected.add(str(item.data.get("id")))
                 continue
             if remember(section, record.id, item.location):

@@ -1,5 +1,5 @@
-"""What a source no longer reports. Runs only inside the transaction of a complete load, so a
-failed or refused run never retires anything.
+"""What a source no longer reports. Runs only in the last transaction of a run, after all of
+the load committed, so a failed or refused run never retires anything.
 
 A CI the source reported before and not now loses the source's claim. If no other source
 still reports it, it is retired (its `last_seen` stays: when it was last seen) or, with

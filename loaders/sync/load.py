@@ -1,15 +1,17 @@
-"""Write one source's view into the graph, and clean up after it, in one transaction.
+"""Write one source's view into the graph, and clean up after it.
 
-The steps run in order inside that transaction: read the stored identities; identify each
-item (`reconcile.identify`); refuse a cleanup larger than allowed, before anything is written;
-write teams, then CIs in batches (merged by precedence), then relationships; stamp the run's
-sync tag on everything the source reported; then clean up (`cleanup.py`); then record the run
-as a `:SyncRun` node. An error anywhere rolls all of it back, so a failed run never retires
-anything. With `dry_run` the same steps run in a read transaction and only report.
+The steps, in order: read the stored identities and identify each item
+(`reconcile.identify`); refuse a cleanup larger than allowed, before anything is written;
+write teams, then CIs in batches (merged by precedence), then relationships, each stamped with
+the run's sync tag; clean up (`cleanup.py`); record the run as a `:SyncRun` node. A run of at
+most `commit_rows` rows is one transaction; a larger one commits every `commit_rows` rows
+with the cleanup last, so a run that fails part-way never retires anything. With `dry_run`
+the same steps run in read transactions and only report.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -86,7 +88,8 @@ class SyncOptions:
     allow_large_cleanup: bool = False
     max_cleanup_share: float = 0.2
     batch_size: int = 2000
-    timeout_seconds: float | None = None  # of the run's one transaction; None: the server's default
+    timeout_seconds: float | None = None  # of each transaction; None: the server's default
+    commit_rows: int = 20_000  # a run with more rows commits in transactions of this many
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -228,94 +231,147 @@ def _claim(changes: list[ItemChange], tag: str, source: str) -> list[str]:
     return unchanged
 
 
-def _count(changes: list[ItemChange], counts: Counter[str]) -> None:
-    for change in changes:
-        counts[change.action] += 1
+class _Run:
+    """One run's steps. Each step runs inside a transaction it is given and keeps its results
+    in its own slot, so that a step retried after a transient error does not count twice."""
+
+    def __init__(self, batch: SourceBatch, options: SyncOptions, tag: str, report: SyncReport,
+                 advance: Callable[[int], None]) -> None:
+        self.batch, self.options, self.tag, self.report, self.advance = batch, options, tag, report, advance
+        self.write = not options.dry_run
+        self.now = datetime.now(timezone.utc)
+        self.findings: dict[str, list[Finding]] = {}
+        self.ci_counts: dict[int, Counter[str]] = {}
+        self.rel_counts: dict[int, Counter[str]] = {}
+        self.noted: dict[int, list[ItemChange]] = {}
+        self.classes: dict[str, CIClass] = {}
+        self.relationships: list[Relationship] | None = None
+
+    def steps(self) -> list[tuple[Callable[[ManagedTransaction], None], int]]:
+        """Each step with the number of rows it writes, in order."""
+        size = self.options.batch_size
+        ci_steps = [(functools.partial(self.load_cis, i), len(chunk))
+                    for i, chunk in enumerate(_batches(self.batch.cis, size))]
+        rel_steps = [(functools.partial(self.load_relationships, i), len(chunk))
+                     for i, chunk in enumerate(_batches(self.batch.relationships, size))]
+        return [(self.prepare, 0), (self.load_teams, len(self.batch.teams)), *ci_steps, *rel_steps, (self.finish, 0)]
+
+    def prepare(self, tx: ManagedTransaction) -> None:
+        identities = stored_identities(tx)
+        self.importers = {**source_importers(tx), self.options.source: self.options.importer}
+        self.ident = identify(self.batch.cis, identities, self.options.source, self.options.keys_are_ids)
+        self.cleanup = plan_cleanup(identities, set(self.ident.ids.values()), self.options.source)
+        _refuse_large_cleanup(self.cleanup, self.options)
+        self.reporters = {s.id: s.reported_by for s in identities}
+        owners = _known_owners(tx, self.batch)
+        owner_findings: list[Finding] = []
+        self.items = [_without_unknown_owner(item, owners, owner_findings) if item.key in self.ident.ids else None
+                      for item in self.batch.cis]
+        self.findings["identify"] = self.ident.findings + owner_findings
+
+    def load_teams(self, tx: ManagedTransaction) -> None:
+        teams = plan_records(tx, RECORD_SECTIONS["teams"], self.batch.teams, self.now, self.options.source)
+        self.report.teams = dict(Counter(c.action for c in teams))
+        if self.write and teams:
+            write_plan(tx, WritePlan(teams), self.options.actor, self.options.batch_size)
+
+    def load_cis(self, index: int, tx: ManagedTransaction) -> None:
+        size, source = self.options.batch_size, self.options.source
+        chunk = [item for item in self.items[index * size : (index + 1) * size] if item is not None]
+        ids = [self.ident.ids[item.key] for item in chunk]
+        stored = existing_cis(tx, ids)
+        merged: list[CI] = []
+        for item, ci_id in zip(chunk, ids):
+            before = stored_ci_from_props(stored[ci_id]).ci if ci_id in stored else None
+            others = [self.importers.get(name, name) for name in self.reporters.get(ci_id, ()) if name != source]
+            merged.append(merge(item, ci_id, before, source, self.options.importer, others))
+        changes = plan_cis(tx, merged, self.now, source, stored)
+        self.ci_counts[index] = Counter(c.action for c in changes)
+        self.noted[index] = [c for c in changes if c.action in ("create", "update")][:SHOWN]
+        self.classes.update((ci.id, ci.ci_class) for ci in merged)
+        if self.write:
+            unchanged = _claim(changes, self.tag, source)
+            write_plan(tx, WritePlan(changes), self.options.actor, self.options.batch_size)
+            _stamp(tx, STAMP_CIS, "ids", unchanged, size, tag=self.tag, now=self.now, source=source)
+        self.advance(len(chunk))
+
+    def load_relationships(self, index: int, tx: ManagedTransaction) -> None:
+        if self.relationships is None:  # once every CI is written, and its class known
+            rel_findings: list[Finding] = []
+            self.relationships = _relationships(self.batch, self.ident, self.classes, rel_findings)
+            self.findings["relationships"] = rel_findings
+        size, source = self.options.batch_size, self.options.source
+        chunk = self.relationships[index * size : (index + 1) * size]
+        changes = plan_relationships(tx, chunk, self.now, source) if chunk else []
+        self.rel_counts[index] = Counter(c.action for c in changes)
+        if self.write and changes:
+            unchanged = set(_claim(changes, self.tag, source))
+            write_plan(tx, WritePlan(changes), self.options.actor, size)
+            rows = [{"source": c.row["source"], "type": c.row["type"], "target": c.row["target"]}
+                    for c in changes if c.key in unchanged]
+            _stamp(tx, STAMP_RELATIONSHIPS, "rows", rows, size, tag=self.tag, source=source)
+        self.advance(len(self.batch.relationships[index * size : (index + 1) * size]))
+
+    def finish(self, tx: ManagedTransaction) -> None:
+        """Cleanup, only now that everything the source reported is written; then the record."""
+        reported = {(r.source, r.type.value, r.target) for r in self.relationships or []}
+        outcome = apply_cleanup(tx, self.cleanup, reported, self.options, self.now, self.write)
+        report = self.report
+        ci_counts = sum(self.ci_counts.values(), Counter()) + Counter(retired=len(outcome.retired),
+                                                                         deleted=len(outcome.deleted))
+        rel_counts = sum(self.rel_counts.values(), Counter()) + Counter(removed=len(outcome.relationships_removed))
+        report.cis = {action: n for action, n in ci_counts.items() if n}
+        report.relationships = {action: n for action, n in rel_counts.items() if n}
+        noted = [change for index in sorted(self.noted) for change in self.noted[index]]
+        report.created = [c.key for c in noted if c.action == "create"][:SHOWN]
+        report.updated = [Change(id=c.key, fields=c.changed) for c in noted if c.action == "update"][:SHOWN]
+        report.retired = outcome.retired[:SHOWN]
+        report.deleted = outcome.deleted[:SHOWN]
+        report.no_longer_reported = outcome.no_longer_reported[:SHOWN]
+        report.relationships_removed = outcome.relationships_removed[:SHOWN]
+        if self.write:
+            tx.run(RECORD_RUN, props=_run_properties(report, self.tag, self.now, self.options,
+                                                     len(self.all_findings()))).consume()
+
+    def all_findings(self) -> list[Finding]:
+        return [*self.batch.findings, *self.findings.get("identify", []), *self.findings.get("relationships", [])]
+
+
+def _transactions(steps: list[tuple[Callable[[ManagedTransaction], None], int]], commit_rows: int | None
+                  ) -> list[list[Callable[[ManagedTransaction], None]]]:
+    """Consecutive steps grouped into transactions of at most `commit_rows` written rows
+    (a step is never split); without a limit, one transaction for everything."""
+    groups: list[list[Callable[[ManagedTransaction], None]]] = [[]]
+    rows = 0
+    for step, size in steps:
+        if commit_rows is not None and groups[-1] and rows + size > commit_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(step)
+        rows += size
+    return groups
 
 
 def sync_batch(
     store: Store, batch: SourceBatch, options: SyncOptions, path: str,
     progress: Callable[[int], None] | None = None,
 ) -> SyncReport:
-    """Load `batch` (which must have no errors) as the source `options.source`."""
+    """Load `batch` (which must have no errors) as the source `options.source`: in one
+    transaction when it has at most `options.commit_rows` rows, else in transactions of that
+    many rows, the cleanup in the last one (a run that fails part-way retires nothing)."""
     if batch.errors:
         raise ValueError("a batch with errors is never loaded")
     started = time.perf_counter()
-    advance = progress or (lambda n: None)
     tag = f"{options.source}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = SyncReport(source=options.source, importer=options.importer, path=path, sync_tag=tag,
                         dry_run=options.dry_run, rows=len(batch.cis) + len(batch.relationships))
-    findings = list(batch.findings)
-    write = not options.dry_run
-
-    def work(tx: ManagedTransaction) -> None:
-        # A managed transaction may run again after a transient error: start from scratch.
-        findings[:] = batch.findings
-        report.created, report.updated = [], []
-        now = datetime.now(timezone.utc)
-        identities = stored_identities(tx)
-        importers = source_importers(tx)
-        importers[options.source] = options.importer
-        ident = identify(batch.cis, identities, options.source, options.keys_are_ids)
-        findings.extend(ident.findings)
-        cleanup = plan_cleanup(identities, set(ident.ids.values()), options.source)
-        _refuse_large_cleanup(cleanup, options)
-
-        teams = plan_records(tx, RECORD_SECTIONS["teams"], batch.teams, now, options.source)
-        report.teams = dict(Counter(c.action for c in teams))
-        if write and teams:
-            write_plan(tx, WritePlan(teams), options.actor, options.batch_size)
-
-        owners = _known_owners(tx, batch)
-        reporters = {s.id: s.reported_by for s in identities}
-        ci_counts: Counter[str] = Counter()
-        classes: dict[str, CIClass] = {}
-        items = [_without_unknown_owner(item, owners, findings) for item in batch.cis if item.key in ident.ids]
-        for chunk in _batches(items, options.batch_size):
-            ids = [ident.ids[item.key] for item in chunk]
-            stored = existing_cis(tx, ids)
-            merged: list[CI] = []
-            for item, ci_id in zip(chunk, ids):
-                before = stored_ci_from_props(stored[ci_id]).ci if ci_id in stored else None
-                others = [importers.get(name, name) for name in reporters.get(ci_id, ()) if name != options.source]
-                merged.append(merge(item, ci_id, before, options.source, options.importer, others))
-            changes = plan_cis(tx, merged, now, options.source, stored)
-            _count(changes, ci_counts)
-            _note_changes(report, changes)
-            classes.update((ci.id, ci.ci_class) for ci in merged)
-            if write:
-                unchanged = _claim(changes, tag, options.source)
-                write_plan(tx, WritePlan(changes), options.actor, options.batch_size)
-                _stamp(tx, STAMP_CIS, "ids", unchanged, options.batch_size, tag=tag, now=now, source=options.source)
-            advance(len(chunk))
-
-        relationships = _relationships(batch, ident, classes, findings)
-        rel_counts: Counter[str] = Counter()
-        for chunk in _batches(relationships, options.batch_size):
-            changes = plan_relationships(tx, chunk, now, options.source)
-            _count(changes, rel_counts)
-            if write:
-                unchanged = set(_claim(changes, tag, options.source))
-                write_plan(tx, WritePlan(changes), options.actor, options.batch_size)
-                rows = [{"source": c.row["source"], "type": c.row["type"], "target": c.row["target"]}
-                        for c in changes if c.key in unchanged]
-                _stamp(tx, STAMP_RELATIONSHIPS, "rows", rows, options.batch_size, tag=tag, source=options.source)
-        advance(len(batch.relationships))
-
-        reported_relationships = {(r.source, r.type.value, r.target) for r in relationships}
-        outcome = apply_cleanup(tx, cleanup, reported_relationships, options, now, write)
-        ci_counts.update(retired=len(outcome.retired), deleted=len(outcome.deleted))
-        rel_counts.update(removed=len(outcome.relationships_removed))
-        report.retired = outcome.retired[:SHOWN]
-        report.deleted = outcome.deleted[:SHOWN]
-        report.no_longer_reported = outcome.no_longer_reported[:SHOWN]
-        report.relationships_removed = outcome.relationships_removed[:SHOWN]
-        report.cis = {action: n for action, n in ci_counts.items() if n}
-        report.relationships = {action: n for action, n in rel_counts.items() if n}
-        if write:
-            tx.run(RECORD_RUN, props=_run_properties(report, tag, now, options, len(findings))).consume()
-
-    store.in_transaction(work, write=not options.dry_run, timeout=options.timeout_seconds)
+    run = _Run(batch, options, tag, report, progress or (lambda n: None))
+    steps = run.steps()
+    commit_rows = None if report.rows <= options.commit_rows else options.commit_rows
+    for group in _transactions(steps, commit_rows):
+        store.in_transaction(lambda tx, group=group: [step(tx) for step in group], write=not options.dry_run,
+                             timeout=options.timeout_seconds)
+    findings = run.all_findings()
     report.findings = [str(f) for f in findings[:SHOWN]]
     report.findings_by_kind = dict(Counter(f.kind for f in findings))
     report.seconds = round(time.perf_counter() - started, 3)
@@ -331,14 +387,6 @@ def _refuse_large_cleanup(cleanup: CleanupPlan, options: SyncOptions) -> None:
             f"{options.source!r} reported before ({share:.0%}, more than the {options.max_cleanup_share:.0%} allowed); "
             "nothing was written. If the source really lost them, run again with --allow-large-cleanup."
         )
-
-
-def _note_changes(report: SyncReport, changes: list[ItemChange]) -> None:
-    for change in changes:
-        if change.action == "create" and len(report.created) < SHOWN:
-            report.created.append(change.key)
-        elif change.action == "update" and len(report.updated) < SHOWN:
-            report.updated.append(Change(id=change.key, fields=change.changed))
 
 
 def _run_properties(report: SyncReport, tag: str, now: datetime, options: SyncOptions, findings: int) -> dict[str, Any]:

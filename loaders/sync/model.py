@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from cmdb_graph.model import CI, RelType, Strength, Team
-from loaders.native.get import Location
-from loaders.native.transform import LoadError
+from loaders.native.get import Location, RawItem
+from loaders.native.transform import LoadError, validation_errors
 
 MAX_ID = 200
 
@@ -74,12 +74,7 @@ class SourceBatch:
         try:
             ci = CI.model_validate(data)
         except ValidationError as error:
-            for detail in error.errors():
-                path = ".".join(str(part) for part in detail["loc"]) or None
-                first = str(detail["loc"][0]) if detail["loc"] else None
-                line = (field_lines or {}).get(first or "")
-                where = Location(location.file, line, location.section, location.index) if line else location
-                self.errors.append(LoadError(where, path, detail["msg"].removeprefix("Value error, ")))
+            self.errors += validation_errors(error, RawItem(data, location, field_lines or {}))
             return None
         self.cis.append(SourceCI(key, ci, location))
         return ci

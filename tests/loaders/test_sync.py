@@ -223,3 +223,43 @@ def test_an_unknown_owner_team_is_reported_and_left_unset(store: Store):
     report = sync(store, batch, source="backstage")
     assert report.findings_by_kind == {DANGLING: 1}
     assert "owner" not in ci_props(store, "backstage:a")
+
+
+def test_a_run_committed_in_several_transactions_gives_the_same_graph(store: Store):
+    batch = batch_of(SERVERS, [("dcim.device:1", "CONNECTED_VIA", "dcim.device:2"),
+                               ("dcim.device:3", "CONNECTED_VIA", "dcim.device:2")])
+    one = sync(store, batch)
+    single = content_digest(store)
+    store.driver.execute_query("MATCH (n) DETACH DELETE n")
+    several = sync(store, batch, commit_rows=2)  # teams, 2 CI batches, 1 relationship batch: 3 commits
+    assert (several.cis, several.relationships) == (one.cis, one.relationships)
+    nodes, rels, _ = content_digest(store)
+    strip = lambda ns: {k: {p: v for p, v in n.items() if p not in ("created_at", "updated_at", "first_seen")}
+                        for k, n in ns.items()}
+    assert (strip(nodes), rels) == (strip(single[0]), single[1])
+
+
+def test_a_run_that_fails_part_way_retires_nothing_and_running_it_again_finishes_it(store: Store, monkeypatch):
+    from loaders.sync import load
+
+    sync(store, batch_of(SERVERS))
+    changed = {k: v for k, v in SERVERS.items() if k != "dcim.device:3"}
+    changed["dcim.device:4"] = {"class": "Server", "name": "web-02"}
+    failing = load._Run.load_relationships
+
+    def broken(self, index, tx):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(load._Run, "load_relationships", broken)
+    with pytest.raises(RuntimeError):
+        sync(store, batch_of(changed, [("dcim.device:4", "CONNECTED_VIA", "dcim.device:2")]),
+             allow_large_cleanup=True, commit_rows=2)
+    assert ci_props(store, "netbox:dcim.device:3")["status"] == "operational"  # not retired
+    assert store.count(Label.SYNC_RUN) == 1  # the failed run is not recorded as done
+    monkeypatch.setattr(load._Run, "load_relationships", failing)
+    again = sync(store, batch_of(changed, [("dcim.device:4", "CONNECTED_VIA", "dcim.device:2")]),
+                 allow_large_cleanup=True, commit_rows=2)
+    assert again.retired == ["netbox:dcim.device:3"]
+    # the first commit (devices 1 and 2) stayed; the second (device 4, the relationship) did not
+    assert again.cis == {"unchanged": 2, "create": 1, "retired": 1}
+    assert again.relationships == {"create": 1}
