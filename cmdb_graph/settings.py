@@ -54,7 +54,7 @@ class Settings(BaseSettings):
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
     import_commit_rows: int = Field(
-        default=20_000, ge=1,
+        default=5_000, ge=1,
         description="an import of at most this many rows is one transaction; a larger one commits every this many rows",
     )
     import_timeout_seconds: float = Field(

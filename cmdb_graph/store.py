@@ -197,14 +197,13 @@ def existing_cis(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[s
     return {r["id"]: _with_timestamps(dict(r["props"])) for r in result}
 
 
-# Both ends are looked up, so that the planner walks from the one with fewer relationships:
+# Only the dependent end is looked up (`b` has no label, so the planner cannot start there):
 # from a data centre's side, finding one server's LOCATED_IN would be quadratic in a batch.
+# Every CI relationship type joins two CIs, so `b` is a CI.
 EXISTING_RELATIONSHIPS = f"""
 UNWIND $keys AS key
-MATCH (a:CI {{id: key.source}})-[n]->(b:CI {{id: key.target}})
-USING INDEX a:CI(id)
-USING INDEX b:CI(id)
-WHERE type(n) = key.type
+MATCH (a:CI {{id: key.source}})-[n]->(b)
+WHERE b.id = key.target AND type(n) = key.type
 RETURN key.source AS source, type(n) AS type, key.target AS target, n {{.*, {TIMESTAMPS_AS_TEXT}}} AS props
 """
 
@@ -514,10 +513,8 @@ def _delete_ci_now(tx: ManagedTransaction, ci_id: str) -> None:
 
 
 DELETE_RELATIONSHIP = """
-MATCH (a:CI {id: $source})-[r]->(b:CI {id: $target})
-USING INDEX a:CI(id)
-USING INDEX b:CI(id)
-WHERE type(r) = $type
+MATCH (a:CI {id: $source})-[r]->(b)
+WHERE b.id = $target AND type(r) = $type
 DELETE r
 """
 
@@ -590,10 +587,8 @@ RETURN properties(n) AS props,
 """
 
 LOCK_RELATIONSHIP = """
-MATCH (a:CI {id: $source})-[r]->(b:CI {id: $target})
-USING INDEX a:CI(id)
-USING INDEX b:CI(id)
-WHERE type(r) = $type
+MATCH (a:CI {id: $source})-[r]->(b)
+WHERE b.id = $target AND type(r) = $type
 SET r._lock = true
 REMOVE r._lock
 RETURN properties(r) AS props

@@ -72,10 +72,8 @@ RETURN a.id AS source, type(r) AS type, b.id AS target, r.reported_by AS reporte
 
 DROP_RELATIONSHIP_CLAIMS = """
 UNWIND $rows AS row
-MATCH (a:CI {id: row.source})-[r]->(b:CI {id: row.target})
-USING INDEX a:CI(id)
-USING INDEX b:CI(id)
-WHERE type(r) = row.type
+MATCH (a:CI {id: row.source})-[r]->(b)
+WHERE b.id = row.target AND type(r) = row.type
 SET r.reported_by = [name IN r.reported_by WHERE name <> $source]
 """
 

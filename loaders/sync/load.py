@@ -89,7 +89,7 @@ class SyncOptions:
     max_cleanup_share: float = 0.2
     batch_size: int = 2000
     timeout_seconds: float | None = None  # of each transaction; None: the server's default
-    commit_rows: int = 20_000  # a run with more rows commits in transactions of this many
+    commit_rows: int = 5_000  # a run with more rows commits in transactions of this many
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -141,10 +141,8 @@ RETURN count(n) AS written
 
 STAMP_RELATIONSHIPS = """
 UNWIND $rows AS row
-MATCH (a:CI {id: row.source})-[r]->(b:CI {id: row.target})
-USING INDEX a:CI(id)
-USING INDEX b:CI(id)
-WHERE type(r) = row.type
+MATCH (a:CI {id: row.source})-[r]->(b)
+WHERE b.id = row.target AND type(r) = row.type
 SET r.sync_tag = $tag,
     r.reported_by = CASE WHEN $source IN coalesce(r.reported_by, []) THEN r.reported_by
                          ELSE coalesce(r.reported_by, []) + $source END
