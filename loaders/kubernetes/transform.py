@@ -194,13 +194,7 @@ def service_ci(read: Read[Service], batch: SourceBatch) -> dict[str, Any]:
         **cluster_ip_attributes(cluster_ips(read, batch)),
         "external_name": spec.external_name,
     }
-    return {
-        "id": safe_id(read.key),
-        "class": CIClass.LOAD_BALANCER.value,
-        "name": manifest.metadata.name,
-        "environment": environment(labels, read, batch).value,
-        "attributes": _present(attributes),
-    }
+    return _load_balancer_ci(read, labels, attributes, batch)
 
 
 def ingress_ci(read: Read[Ingress], batch: SourceBatch) -> dict[str, Any]:
@@ -212,10 +206,16 @@ def ingress_ci(read: Read[Ingress], batch: SourceBatch) -> dict[str, Any]:
         "hosts": sorted(hosts),
         "ingress_class": spec.ingress_class_name or manifest.metadata.annotations.get(INGRESS_CLASS_ANNOTATION),
     }
+    return _load_balancer_ci(read, labels, attributes, batch)
+
+
+def _load_balancer_ci(read: Read[Manifest], labels: dict[str, str], attributes: dict[str, Any],
+                      batch: SourceBatch) -> dict[str, Any]:
+    """Services and Ingresses alike: a LoadBalancer CI named after the object."""
     return {
         "id": safe_id(read.key),
         "class": CIClass.LOAD_BALANCER.value,
-        "name": manifest.metadata.name,
+        "name": read.manifest.metadata.name,
         "environment": environment(labels, read, batch).value,
         "attributes": _present(attributes),
     }
