@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from cmdb_graph.api.app import create_app
 from cmdb_graph.api.schema import schema
 from cmdb_graph.connection import Neo4jTarget
-from cmdb_graph.model import Label
+from cmdb_graph.model import Incident, Label
 from cmdb_graph.settings import Settings
 from cmdb_graph.store import Store
 from loaders.native import load_paths
@@ -341,8 +341,8 @@ RECORD_INPUTS = {
     "Blackout": {"id": "BO-X", "start": "2026-12-20T00:00:00Z", "end": "2026-12-28T00:00:00Z", "appliesTo": ["shop"]},
 }
 PATCHES = {"Team": {"name": "Team X"}, "Sla": {"availabilityTarget": 0.995}, "KnowledgeArticle": {"body": "Steps"},
-           "Problem": {"status": "INVESTIGATING"}, "Release": {"state": "DEPLOYED"}, "Change": {"state": "APPROVED"},
-           "Incident": {"status": "ASSIGNED", "assignee": "team-web"}, "MaintenanceWindow": {"recurrence": "WEEKLY"},
+           "Problem": {"status": "INVESTIGATING"}, "Release": {"state": "BUILDING"}, "Change": {"state": "ASSESSED"},
+           "Incident": {"status": "ASSESSED", "assignee": "team-web"}, "MaintenanceWindow": {"recurrence": "WEEKLY"},
            "Blackout": {"reason": "freeze"}}
 
 
@@ -393,8 +393,8 @@ def test_a_patch_keeps_unset_fields_and_null_clears_one(client: TestClient, shop
                           "respondedAt": "2026-11-20T09:05:00Z", "assignee": "team-web", "affects": ["db-1"]})["createIncident"]
     assert created["openedAt"] == "2026-11-20T10:00:00+01:00"  # the offset given is kept
     update = f"mutation($patch: IncidentPatch!) {{ updateIncident(id: \"INC-P\", expectedVersion: 1, patch: $patch) {{ {fields} }} }}"
-    updated = data(client, update, patch={"assignee": None, "status": "IN_PROGRESS"})["updateIncident"]
-    assert updated["assignee"] is None and updated["status"] == "IN_PROGRESS" and updated["version"] == 2
+    updated = data(client, update, patch={"assignee": None, "status": "ASSESSED"})["updateIncident"]
+    assert updated["assignee"] is None and updated["status"] == "ASSESSED" and updated["version"] == 2
     assert updated["respondedAt"] == created["respondedAt"] and updated["affects"] == [{"id": "db-1"}]
 
 
@@ -410,3 +410,18 @@ def test_timestamps_read_as_iso_strings_keep_their_instant():
     assert _temporal("2026-11-16T10:30:00.123456+01:00").utcoffset() == timedelta(hours=1)
     assert _temporal("2026-11-16", date) == date(2026, 11, 16)
     assert _temporal(None) is None
+
+
+def test_a_status_the_lifecycle_does_not_allow_is_refused_with_the_field_and_nothing_changes(client: TestClient, shop: Store):
+    data(client, "mutation($input: IncidentInput!) { createIncident(input: $input) { id } }",
+         input={"id": "INC-L", "title": "slow", "openedAt": "2026-11-20T10:00:00Z", "affects": ["db-1"]})
+    update = "mutation($v: Int!, $patch: IncidentPatch!) { updateIncident(id: \"INC-L\", expectedVersion: $v, patch: $patch) { status version } }"
+    refused = error(client, update, v=1, patch={"status": "RESOLVED"})
+    assert refused["extensions"]["code"] == "VALIDATION"
+    assert refused["extensions"]["fields"] == [{
+        "field": "patch.status",
+        "message": "this Incident cannot go from received to resolved; from received it can go to assessed"}]
+    assert refused["path"] == ["updateIncident"]
+    assert shop.get_record(Incident, "INC-L")[1] == 1
+    for version, status in enumerate(("ASSESSED", "ASSIGNED", "IN_PROGRESS", "RESOLVED"), start=1):
+        assert data(client, update, v=version, patch={"status": status})["updateIncident"]["status"] == status

@@ -42,6 +42,7 @@ from cmdb_graph.api.types import (
     record_from_props,
     relationship_from_row,
 )
+from cmdb_graph.lifecycle import LIFECYCLES, TransitionError, check_transition
 from cmdb_graph.model import RECORD_SECTIONS, Label, RelType
 from cmdb_graph.store import relationship_key
 
@@ -321,6 +322,13 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
             if current is None:
                 raise ApiError(Code.NOT_FOUND, f"no {label.value} with id {str(id)!r}")
             record, _version = current
+            lifecycle = LIFECYCLES.get(label)
+            if lifecycle is not None and changes.get(lifecycle[0]) is not None:
+                try:
+                    check_transition(label, getattr(record, lifecycle[0]), changes[lifecycle[0]])
+                except TransitionError as error:
+                    field = f"patch.{lifecycle[0]}"
+                    raise validation_error(f"{field}: {error}", fields=[{"field": field, "message": str(error)}]) from error
             data = {**record.model_dump(mode="python"), **changes}
             _write_document(info.context, {section: [data]}, "patch", expected={(label.value, str(id)): expected_version})
 
