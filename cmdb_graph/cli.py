@@ -349,8 +349,8 @@ def ci_history(
     out.print(table)
 
 
-# the analysis, import and export commands register themselves on `app`
-from cmdb_graph import cli_analyses, cli_sync  # noqa: E402,F401
+# the analysis, knowledge, import and export commands register themselves on `app`
+from cmdb_graph import cli_analyses, cli_knowledge, cli_sync  # noqa: E402,F401
 
 
 def main() -> None:

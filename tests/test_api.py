@@ -425,3 +425,13 @@ def test_a_status_the_lifecycle_does_not_allow_is_refused_with_the_field_and_not
     assert shop.get_record(Incident, "INC-L")[1] == 1
     for version, status in enumerate(("ASSESSED", "ASSIGNED", "IN_PROGRESS", "RESOLVED"), start=1):
         assert data(client, update, v=version, patch={"status": status})["updateIncident"]["status"] == status
+
+
+def test_search_knowledge_finds_articles_and_known_errors_with_their_cis(client: TestClient, shop: Store):
+    shop.rows("CALL db.awaitIndexes(60)")
+    query = "query($t: String!) { searchKnowledge(text: $t) { kind id title workaround cis { id } } }"
+    hits = data(client, query, t="DB locks")["searchKnowledge"]
+    assert sorted((h["kind"], h["id"], h["workaround"], [c["id"] for c in h["cis"]]) for h in hits) == [
+        ("KnowledgeArticle", "KB1", None, ["db-1"]), ("KnownError", "PRB1", "restart", ["db-1"])]
+    refused = error(client, "{ searchKnowledge(text: \"x\", first: 0) { id } }")
+    assert refused["extensions"]["fields"] == [{"field": "first", "message": "first must be between 1 and 100"}]

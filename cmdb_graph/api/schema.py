@@ -21,6 +21,7 @@ from cmdb_graph.api import reads
 from cmdb_graph.api.analyses import AnalysisQuery
 from cmdb_graph.api.context import LINK_TYPES, Context
 from cmdb_graph.api.errors import ApiError, Code, limit_error, validation_error, with_code
+from cmdb_graph.api.knowledge import KnowledgeQuery
 from cmdb_graph.api.types import (
     CI,
     MODEL_BY_LABEL,
@@ -180,7 +181,7 @@ def _merge_types(name: str, bases: tuple[type, ...], extra: dict[str, Any]) -> t
 
 
 Query = _merge_types(
-    "Query", (CoreQuery, AnalysisQuery),
+    "Query", (CoreQuery, AnalysisQuery, KnowledgeQuery),
     {k: v for label in RECORD_FIELD_NAMES for k, v in _record_query_fields(label).items()},
 )
 
