@@ -355,6 +355,7 @@ class Incident(Record):
     priority: int | None = Field(default=None, ge=1, le=4)
     status: IncidentStatus = IncidentStatus.RECEIVED
     severity_level: SeverityLevel | None = None
+    severity_reason: str | None = Field(default=None, description="why the severity level is what it is")
     reported_via: str | None = Field(default=None, description="monitoring, user report, inspection")
     opened_at: datetime
     responded_at: datetime | None = None

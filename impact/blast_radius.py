@@ -65,9 +65,20 @@ def severity_level(share: float, hours: float | None) -> tuple[SeverityLevel, st
 
 
 def analyse_blast_radius(store: Store, ci_id: str, expected_recovery_hours: float | None = None) -> BlastRadius:
+    return _blast_radius(store, [ci_id], expected_recovery_hours)
+
+
+def incident_severity(store: Store, ci_ids: list[str]) -> tuple[SeverityLevel, str]:
+    """The level of an incident on `ci_ids` (their failure together) and why, to store on the
+    incident when it is recorded."""
+    radius = _blast_radius(store, ci_ids, None)
+    return radius.severity_level, f"blast radius of {', '.join(sorted(ci_ids))}: {radius.reason}"
+
+
+def _blast_radius(store: Store, ci_ids: list[str], expected_recovery_hours: float | None) -> BlastRadius:
     if expected_recovery_hours is not None and expected_recovery_hours < 0:
         raise AnalysisError("expectedRecoveryHours: give 0 or more hours")
-    impact = analyse_impact(store, [ci_id])
+    impact = analyse_impact(store, ci_ids)
     failed_rto = [r.ci.id for r in impact.impacted if r.distance == 0]
     hours, source = expected_recovery_hours, "given"
     if hours is None:
@@ -88,7 +99,7 @@ def analyse_blast_radius(store: Store, ci_id: str, expected_recovery_hours: floa
     share = down / total if total else 0.0
     level, reason = severity_level(share, hours)
     return BlastRadius(
-        failed=impact.failed[0], impacted_count=len(impact.impacted),
+        failed=", ".join(impact.failed), impacted_count=len(impact.impacted),
         down_count=sum(1 for r in impact.impacted if r.state is State.DOWN),
         business_services=impact.business_services, core_services_total=total, core_services_down=down,
         core_services_down_share=round(share, 4), expected_recovery_hours=hours, recovery_hours_from=source,

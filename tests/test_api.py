@@ -435,3 +435,17 @@ def test_search_knowledge_finds_articles_and_known_errors_with_their_cis(client:
         ("KnowledgeArticle", "KB1", None, ["db-1"]), ("KnownError", "PRB1", "restart", ["db-1"])]
     refused = error(client, "{ searchKnowledge(text: \"x\", first: 0) { id } }")
     assert refused["extensions"]["fields"] == [{"field": "first", "message": "first must be between 1 and 100"}]
+
+
+def test_an_incident_recorded_without_a_severity_gets_its_blast_radius_level_and_reason(client: TestClient, shop: Store):
+    from impact.blast_radius import analyse_blast_radius
+
+    create = "mutation($input: IncidentInput!) { createIncident(input: $input) { severityLevel severityReason } }"
+    recorded = data(client, create, input={"id": "INC-S", "title": "db down", "openedAt": "2026-11-20T10:00:00Z",
+                                           "affects": ["db-1"]})["createIncident"]
+    expected = analyse_blast_radius(shop, "db-1")
+    assert recorded["severityLevel"] == expected.severity_level.value
+    assert recorded["severityReason"] == f"blast radius of db-1: {expected.reason}"
+    given = data(client, create, input={"id": "INC-T", "title": "db down", "openedAt": "2026-11-20T10:00:00Z",
+                                        "affects": ["db-1"], "severityLevel": "I", "severityReason": "declared by the MIM"})
+    assert given["createIncident"] == {"severityLevel": "I", "severityReason": "declared by the MIM"}

@@ -10,7 +10,7 @@ import yaml
 
 from cmdb_graph.model import RelType, SeverityLevel
 from cmdb_graph.store import NotFoundError, Store
-from impact.blast_radius import analyse_blast_radius, severity_level
+from impact.blast_radius import analyse_blast_radius, incident_severity, severity_level
 from impact.change_impact import analyse_change_impact, occurrence_covering
 from impact.continuity import analyse_continuity
 from impact.dependencies import analyse_dependencies
@@ -253,3 +253,8 @@ def test_blast_radius_levels_on_a_small_enterprise(store: Store, tmp_path: Path)
     assert analyse_blast_radius(store, "dc").severity_level is SeverityLevel.I  # 100% for 25 h
     assert analyse_blast_radius(store, "cache").severity_level is SeverityLevel.III  # 20% for 8 h
     assert analyse_blast_radius(store, "cache", expected_recovery_hours=2).severity_level is SeverityLevel.NONE
+    # an incident on the cache and the database together: 3 of 5 core services down (60%), the
+    # longest RTO of what failed is the database's 13 h: Level II
+    level, reason = incident_severity(store, ["cache", "db"])
+    assert level is SeverityLevel.II
+    assert reason.startswith("blast radius of cache, db: 60% of core services down") and "Level II" in reason

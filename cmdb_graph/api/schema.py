@@ -46,6 +46,7 @@ from cmdb_graph.api.types import (
 from cmdb_graph.lifecycle import LIFECYCLES, TransitionError, check_transition
 from cmdb_graph.model import RECORD_SECTIONS, Label, RelType
 from cmdb_graph.store import relationship_key
+from impact.blast_radius import incident_severity
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
@@ -298,6 +299,17 @@ class CoreMutation:
         return DeleteResult(id=strawberry.ID(key), deleted=True)
 
 
+def _with_severity(context: Context, incident: dict[str, Any]) -> None:
+    """An incident recorded without a severity level gets the one the blast radius of its
+    CIs gives, with the reason (unknown CIs are left to the document check to report)."""
+    if incident.get("severity_level") is not None:
+        return
+    affected = sorted(context.store.existing_ids(Label.CI, incident.get("affects") or []))
+    if affected:
+        level, reason = incident_severity(context.store, affected)
+        incident["severity_level"], incident["severity_reason"] = level.value, reason
+
+
 def _record_mutation_fields(label: Label) -> dict[str, Any]:
     model = MODEL_BY_LABEL[label]
     section = next(s for s, m in RECORD_SECTIONS.items() if m is model)
@@ -310,9 +322,13 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
     async def create(info: Info[Context, None], input: Any) -> Any:
         data = input_to_dict(input)
         data["id"] = str(data["id"])
-        await anyio.to_thread.run_sync(
-            lambda: _write_document(info.context, {section: [data]}, "input", must_be_new={(label.value, data["id"])})
-        )
+
+        def write() -> None:
+            if label is Label.INCIDENT:
+                _with_severity(info.context, data)
+            _write_document(info.context, {section: [data]}, "input", must_be_new={(label.value, data["id"])})
+
+        await anyio.to_thread.run_sync(write)
         return await read_back(info, data["id"])
 
     async def update(info: Info[Context, None], id: strawberry.ID, expected_version: int, patch: Any) -> Any:
