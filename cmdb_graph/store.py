@@ -401,13 +401,14 @@ RETURN count(*) AS written
 """
 
 
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+def batches(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
 
-def _run_counted(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], batch_size: int, what: str, **params: Any) -> None:
-    for batch in _batches(rows, batch_size):
+def run_counted(tx: ManagedTransaction, query: str, rows: Sequence[Any], batch_size: int, what: str, **params: Any) -> None:
+    """Run `query` once per batch of `$rows`; each must report as `written` every row it got."""
+    for batch in batches(rows, batch_size):
         written = tx.run(query, rows=batch, **params).single()["written"]
         if written != len(batch):
             raise StoreError(f"{what}: expected to write {len(batch)} but wrote {written}; a referenced item is missing")
@@ -442,7 +443,7 @@ def write_plan(
     ]
     # Teams first: CIs link to their owner team.
     _write_record_kind(tx, RECORD_SECTIONS["teams"], plan, batch_size, advance)
-    _run_counted(tx, WRITE_CIS, ci_rows, batch_size, "configuration items")
+    run_counted(tx, WRITE_CIS, ci_rows, batch_size, "configuration items")
     advance(len(ci_rows))
     rel_rows = [
         {"source": c.row["source"], "target": c.row["target"], "type": c.row["type"], "props": _stored_props(c, {})}
@@ -450,7 +451,7 @@ def write_plan(
     ]
     for rel_type in RelType:
         of_type = [row for row in rel_rows if row["type"] == rel_type.value]
-        _run_counted(tx, WRITE_RELATIONSHIPS[rel_type], of_type, batch_size, "relationships")
+        run_counted(tx, WRITE_RELATIONSHIPS[rel_type], of_type, batch_size, "relationships")
     advance(len(rel_rows))
     for section, model in RECORD_SECTIONS.items():
         if section != "teams":
@@ -470,10 +471,10 @@ def _write_record_kind(
         return
     rows = [{"id": c.key, "props": _stored_props(c, {"id": c.key})} for c in changes]
     edge_types = [rel.value for rel, _ in model.edges.values()]
-    _run_counted(tx, _write_records_query(model), rows, batch_size, model.label.value, edge_types=edge_types)
+    run_counted(tx, _write_records_query(model), rows, batch_size, model.label.value, edge_types=edge_types)
     for key, (rel, target) in model.edges.items():
         edge_rows = [{"source": c.key, "target": t} for c in changes for t in c.row["edges"].get(key, [])]
-        for batch in _batches(edge_rows, batch_size):
+        for batch in batches(edge_rows, batch_size):
             written = tx.run(_write_record_edges_query(model, rel, target), rows=batch).single()["written"]
             if written != len(batch):
                 raise StoreError(f"{model.label.value}.{key}: a referenced {target.value} does not exist")
@@ -501,7 +502,7 @@ def _write_audit(tx: ManagedTransaction, plan: WritePlan, actor: str, batch_size
                 "after": _json(change.after),
             }
         )
-    for batch in _batches(entries, batch_size):
+    for batch in batches(entries, batch_size):
         tx.run(WRITE_AUDIT, entries=batch).consume()
 
 

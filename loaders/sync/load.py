@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -30,10 +30,12 @@ from cmdb_graph.store import (
     Store,
     StoreError,
     WritePlan,
+    batches,
     existing_cis,
     plan_cis,
     plan_records,
     plan_relationships,
+    run_counted,
     stored_ci_from_props,
     write_plan,
 )
@@ -131,7 +133,7 @@ EXISTING_TEAMS = "UNWIND $ids AS id MATCH (t:Team {id: id}) RETURN t.id AS id"
 # --- writes that only the sync does ------------------------------------------------------
 
 STAMP_CIS = """
-UNWIND $ids AS id
+UNWIND $rows AS id
 MATCH (n:CI {id: id})
 SET n.sync_tag = $tag, n.last_seen = $now,
     n.reported_by = CASE WHEN $source IN coalesce(n.reported_by, []) THEN n.reported_by
@@ -153,18 +155,6 @@ RECORD_RUN = """
 CREATE (r:SyncRun)
 SET r = $props
 """
-
-
-def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _stamp(tx: ManagedTransaction, query: str, key: str, rows: list[Any], size: int, **params: Any) -> None:
-    for chunk in _batches(rows, size):
-        written = tx.run(query, {key: chunk, **params}).single()["written"]
-        if written != len(chunk):
-            raise StoreError(f"stamping the sync tag: expected {len(chunk)} items, found {written}")
 
 
 # --- the steps -----------------------------------------------------------------------------
@@ -249,9 +239,9 @@ class _Run:
         """Each step with the number of rows it writes, in order."""
         size = self.options.batch_size
         ci_steps = [(functools.partial(self.load_cis, i), len(chunk))
-                    for i, chunk in enumerate(_batches(self.batch.cis, size))]
+                    for i, chunk in enumerate(batches(self.batch.cis, size))]
         rel_steps = [(functools.partial(self.load_relationships, i), len(chunk))
-                     for i, chunk in enumerate(_batches(self.batch.relationships, size))]
+                     for i, chunk in enumerate(batches(self.batch.relationships, size))]
         return [(self.prepare, 0), (self.load_teams, len(self.batch.teams)), *ci_steps, *rel_steps, (self.finish, 0)]
 
     def prepare(self, tx: ManagedTransaction) -> None:
@@ -290,7 +280,7 @@ class _Run:
         if self.write:
             unchanged = _claim(changes, self.tag, source)
             write_plan(tx, WritePlan(changes), self.options.actor, self.options.batch_size)
-            _stamp(tx, STAMP_CIS, "ids", unchanged, size, tag=self.tag, now=self.now, source=source)
+            run_counted(tx, STAMP_CIS, unchanged, size, "stamping the sync tag", tag=self.tag, now=self.now, source=source)
         self.advance(len(chunk))
 
     def load_relationships(self, index: int, tx: ManagedTransaction) -> None:
@@ -307,7 +297,7 @@ class _Run:
             write_plan(tx, WritePlan(changes), self.options.actor, size)
             rows = [{"source": c.row["source"], "type": c.row["type"], "target": c.row["target"]}
                     for c in changes if c.key in unchanged]
-            _stamp(tx, STAMP_RELATIONSHIPS, "rows", rows, size, tag=self.tag, source=source)
+            run_counted(tx, STAMP_RELATIONSHIPS, rows, size, "stamping the sync tag", tag=self.tag, source=source)
         self.advance(len(self.batch.relationships[index * size : (index + 1) * size]))
 
     def finish(self, tx: ManagedTransaction) -> None:

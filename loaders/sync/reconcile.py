@@ -46,6 +46,7 @@ PRECEDENCE: dict[str, tuple[str, ...]] = {
     "attributes": ("netbox", "servicenow", "kubernetes", "backstage", "compose", "csv"),
     "owner": ("csv", "backstage", "servicenow", "netbox", "kubernetes", "compose"),
 }
+IDENTIFYING_FIELDS = frozenset(f for rules in IDENTIFICATION_RULES.values() for f in rules)
 DEFAULT_PRECEDENCE = ("csv", "servicenow", "netbox", "backstage", "kubernetes", "compose")
 
 
@@ -105,7 +106,7 @@ def identify(
     claimed = {ci_id for key, ci_id in own.items() if key in run_keys}
     index: dict[tuple[str, str], list[str]] = defaultdict(list)
     for s in stored_by_id.values():
-        for field_name in {f for rules in IDENTIFICATION_RULES.values() for f in rules}:
+        for field_name in IDENTIFYING_FIELDS:
             for value in _values(s, field_name):
                 index[(field_name, value)].append(s.id)
 
