@@ -32,17 +32,18 @@ PROBLEM_TRANSITIONS: dict[Enum, frozenset[Enum]] = {
     P.CLOSED: frozenset(),
 }
 
-# requested -> assessed -> approved -> scheduled -> implementing -> implemented -> verified ->
+# requested -> assessed -> approved -> scheduled -> implementing -> implemented -> reviewed ->
 # closed, or failed -> rolled back -> closed; a change may be rejected while assessed and
-# cancelled until it starts.
+# cancelled until it starts. A standard change from the catalogue is approved as requested
+# (the approval rules in `processes/changes.py` refuse that jump to any other change).
 CHANGE_TRANSITIONS: dict[Enum, frozenset[Enum]] = {
-    C.REQUESTED: frozenset({C.ASSESSED, C.REJECTED, C.CANCELLED}),
+    C.REQUESTED: frozenset({C.ASSESSED, C.APPROVED, C.REJECTED, C.CANCELLED}),
     C.ASSESSED: frozenset({C.APPROVED, C.REJECTED, C.CANCELLED}),
     C.APPROVED: frozenset({C.SCHEDULED, C.CANCELLED}),
     C.SCHEDULED: frozenset({C.IMPLEMENTING, C.CANCELLED}),
     C.IMPLEMENTING: frozenset({C.IMPLEMENTED, C.FAILED}),
-    C.IMPLEMENTED: frozenset({C.VERIFIED, C.FAILED}),
-    C.VERIFIED: frozenset({C.CLOSED}),
+    C.IMPLEMENTED: frozenset({C.REVIEWED, C.FAILED}),
+    C.REVIEWED: frozenset({C.CLOSED}),
     C.FAILED: frozenset({C.ROLLED_BACK}),
     C.ROLLED_BACK: frozenset({C.CLOSED}),
     C.REJECTED: frozenset(),

@@ -276,6 +276,15 @@ class SLA(Record):
     response_minutes: int | None = Field(default=None, ge=0)
     resolution_minutes: int | None = Field(default=None, ge=0)
     service_hours: str | None = Field(default=None, description="e.g. 24x7 or mon-fri 08:00-18:00")
+    exclude_maintenance: bool = Field(default=True, description="downtime inside the service's maintenance windows does not count")
+
+    @field_validator("service_hours")
+    @classmethod
+    def _readable_hours(cls, value: str | None) -> str | None:
+        from cmdb_graph.processes.service_hours import parse_service_hours
+
+        parse_service_hours(value)
+        return value
 
 
 class IncidentCategory(str, Enum):
@@ -340,6 +349,13 @@ class SeverityLevel(str, Enum):
     NONE = "NONE"
 
 
+class EscalationKind(str, Enum):
+    """Functional: to a more specialised group; hierarchical: up the management line."""
+
+    FUNCTIONAL = "functional"
+    HIERARCHICAL = "hierarchical"
+
+
 class Incident(Record):
     label = Label.INCIDENT
     edges = {
@@ -357,11 +373,17 @@ class Incident(Record):
     severity_level: SeverityLevel | None = None
     severity_reason: str | None = Field(default=None, description="why the severity level is what it is")
     reported_via: str | None = Field(default=None, description="monitoring, user report, inspection")
+    outage: bool = Field(default=False, description="its CIs were down, not merely impaired: counts as downtime")
     opened_at: datetime
     responded_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
-    escalation_level: int = Field(default=0, ge=0)
+    response_due: datetime | None = Field(default=None, description="from the strictest SLA of the services it touches")
+    resolution_due: datetime | None = None
+    escalation_level: int = Field(default=0, ge=0, description="0 none, 1 functional, 2 and up hierarchical")
+    escalation_kind: EscalationKind | None = None
+    escalation_reason: str | None = None
+    escalated_at: datetime | None = None
     assignee: str | None = None
     resolution: str | None = None
     affects: list[str] = Field(default_factory=list)
@@ -397,6 +419,28 @@ class ProblemStatus(str, Enum):
     CLOSED = "closed"
 
 
+class CauseCategory(str, Enum):
+    """Fishbone branches for IT root causes."""
+
+    PEOPLE = "people"
+    PROCESS = "process"
+    TECHNOLOGY = "technology"
+    HARDWARE = "hardware"
+    SOFTWARE = "software"
+    NETWORK = "network"
+    CAPACITY = "capacity"
+    SUPPLIER = "supplier"
+    ENVIRONMENT = "environment"
+    SECURITY = "security"
+
+
+class AnalysisMethod(str, Enum):
+    FIVE_WHYS = "five_whys"
+    FISHBONE = "fishbone"
+    CAUSE_TREE = "cause_tree"
+    DATA_ANALYSIS = "data_analysis"
+
+
 class Problem(Record):
     label = Label.PROBLEM
     edges = {
@@ -409,7 +453,11 @@ class Problem(Record):
     symptoms: str | None = None
     root_cause: str | None = None
     workaround: str | None = None
+    solution: str | None = None
     known_error: bool = False
+    analysis_method: AnalysisMethod | None = None
+    five_whys: list[str] = Field(default_factory=list, max_length=10, description="each answer, first why first")
+    cause_categories: list[CauseCategory] = Field(default_factory=list)
     opened_at: datetime | None = None
     resolved_at: datetime | None = None
     root_cause_in: list[str] = Field(default_factory=list)
@@ -419,6 +467,10 @@ class Problem(Record):
     def _known_error_has_workaround(self) -> Problem:
         if self.known_error and not self.workaround:
             raise ValueError("a known error needs a workaround")
+        if self.root_cause and self.workaround:
+            self.known_error = True  # a problem with both is a known error
+        if self.five_whys and self.analysis_method is None:
+            self.analysis_method = AnalysisMethod.FIVE_WHYS
         return self
 
 
@@ -444,7 +496,7 @@ class ChangeState(str, Enum):
     SCHEDULED = "scheduled"
     IMPLEMENTING = "implementing"
     IMPLEMENTED = "implemented"
-    VERIFIED = "verified"
+    REVIEWED = "reviewed"
     CLOSED = "closed"
     REJECTED = "rejected"
     FAILED = "failed"
@@ -476,8 +528,25 @@ class Change(Record):
     implemented_at: datetime | None = None
     outcome: str | None = None
     rollback_plan: str | None = None
+    # the change-impact analysis attached when the change is assessed
+    impact_assessed_at: datetime | None = None
+    risk_score: float | None = Field(default=None, ge=0, le=100)
+    approval_route: str | None = Field(default=None, description="PRE_APPROVED, CAB or EMERGENCY_CAB")
+    impacted_services: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list, description="owners of the impacted business services")
+    outside_maintenance_window: bool | None = None
+    in_blackout: bool | None = None
+    override_reason: str | None = Field(default=None, description="why it may run outside its windows or in a blackout")
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    review: str | None = Field(default=None, description="the post-implementation review")
     targets: list[str] = Field(default_factory=list)
     part_of: str | None = None
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _verified_is_reviewed(cls, value: Any) -> Any:
+        return "reviewed" if value == "verified" else value
 
     @model_validator(mode="after")
     def _window(self) -> Change:
@@ -513,6 +582,8 @@ class Release(Record):
     state: ReleaseState = ReleaseState.PLANNED
     window_start: datetime | None = None
     window_end: datetime | None = None
+    verified_at: datetime | None = None
+    rollback_reason: str | None = None
     deploys: list[str] = Field(default_factory=list)
 
     @field_validator("release_version", mode="before")

@@ -730,6 +730,11 @@ class Store:
 
         return self._read(work)
 
+    def records_by_id(self, model: type[Record], ids: Sequence[str]) -> dict[str, Record]:
+        """The records of one kind among `ids` that exist, as models, in one read."""
+        stored = self._read(lambda tx: _existing_records(tx, model, list(ids)))
+        return {record_id: record_from_props(model, props) for record_id, props in stored.items()}
+
     def get_record(self, model: type[Record], record_id: str) -> tuple[Record, int] | None:
         """One record as its model, with its version."""
         stored = self._read(lambda tx: _existing_records(tx, model, [record_id])).get(record_id)

@@ -37,7 +37,7 @@ STANDARD_CATALOGUE: dict[str, bool] = {
     "attribute update": False,         # CI attributes during a migration (addresses, location)
     "documentation": False,
 }
-CLOSED_CHANGE_STATES = ("implemented", "verified", "closed", "rejected", "failed", "rolled_back", "cancelled")
+CLOSED_CHANGE_STATES = ("implemented", "reviewed", "closed", "rejected", "failed", "rolled_back", "cancelled")
 RISK_WEIGHTS = {
     "business_impact": 25, "breadth": 10, "change_type": 10, "declared_risk": 10, "outside_maintenance_window": 10,
     "blackout": 10, "collisions": 10, "failed_history": 5, "open_problems": 5, "rollback_plan": 5,
@@ -125,7 +125,7 @@ RETURN collect(DISTINCT p.id) AS problems
 ENVIRONMENTS = "UNWIND $ids AS id MATCH (c:CI {id: id}) RETURN collect([c.id, c.environment]) AS rows"
 
 
-def _shift_months(moment: datetime, months: int) -> datetime | None:
+def shift_months(moment: datetime, months: int) -> datetime | None:
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
     if moment.day > monthrange(year, month + 1)[1]:
@@ -140,7 +140,7 @@ def occurrence_covering(start: datetime, end: datetime, recurrence: str | None, 
         candidates = [start]
     elif recurrence == Recurrence.MONTHLY.value:
         months = (moment.year - start.year) * 12 + moment.month - start.month
-        candidates = [s for s in (_shift_months(start, months + k) for k in (-1, 0)) if s is not None]
+        candidates = [s for s in (shift_months(start, months + k) for k in (-1, 0)) if s is not None]
     else:
         period = timedelta(days=1 if recurrence == Recurrence.DAILY.value else 7)
         k = (moment - start) // period
@@ -171,6 +171,12 @@ def analyse_change_impact(store: Store, change_id: str) -> ChangeImpact:
         raise NotFoundError(f"changeId: no change with id {change_id!r}")
     change = found[0]
     assert isinstance(change, Change)
+    return analyse_change(store, change)
+
+
+def analyse_change(store: Store, change: Change) -> ChangeImpact:
+    """The analysis of a change as given (stored or about to be: a change being recorded is
+    assessed before it is written)."""
     targets = list(change.targets)
     window = TimeWindow(start=change.planned_start, end=change.planned_end) \
         if change.planned_start and change.planned_end else None

@@ -114,6 +114,8 @@ def test_dashboard_operations_run_on_the_demo(client: TestClient, store: Store):
         "Impact": {"failed": ["db-catalog"]}, "Dependencies": {"id": "app-checkout"}, "BlastRadius": {"id": "dc-fra"},
         "RootCause": {"symptoms": ["app-checkout", "app-storefront"]}, "ChangeImpact": {"changeId": "CHG-0001"},
         "Continuity": {"serviceId": "svc-payments"}, "BiaRanking": {"first": 5}, "CmdbHealth": {},
+        **{name: {"from": "2026-08-01T00:00:00Z", "to": "2026-11-16T00:00:00Z"}
+           for name in ("AcceptanceReport", "KpiDashboard", "SlaAttainment", "ProblemCandidates")},
     }
     for operation in sorted((ROOT / "graphql" / "operations").glob("*.graphql")):
         result = data(client, operation.read_text(), **variables.get(operation.stem, {}))

@@ -35,7 +35,7 @@ def test_every_state_has_a_row_and_every_move_stays_in_the_lifecycle(label, stat
 @pytest.mark.parametrize(("label", "path"), [
     (Label.INCIDENT, ["received", "assessed", "assigned", "in_progress", "resolved", "closed"]),
     (Label.PROBLEM, ["open", "investigating", "known_error", "resolved", "closed"]),
-    (Label.CHANGE, ["requested", "assessed", "approved", "scheduled", "implementing", "implemented", "verified", "closed"]),
+    (Label.CHANGE, ["requested", "assessed", "approved", "scheduled", "implementing", "implemented", "reviewed", "closed"]),
     (Label.CHANGE, ["requested", "assessed", "approved", "scheduled", "implementing", "failed", "rolled_back", "closed"]),
     (Label.RELEASE, ["planned", "building", "testing", "building", "testing", "scheduled", "deployed", "rolled_back"]),
 ])

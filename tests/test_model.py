@@ -149,3 +149,11 @@ def test_record_edges_are_declared_data():
     )
     assert incident.edge_targets() == {"affects": ["a", "b"], "caused_by": ["P1"], "caused_by_change": []}
     assert "affects" not in incident.properties()
+
+
+def test_priority_matrix_is_the_documented_table():
+    # docs/processes.md: rows are impact scopes, columns urgency critical, high, medium, low
+    documented = {"global": (1, 1, 2, 3), "department": (1, 2, 3, 4), "local": (2, 3, 4, 4)}
+    for impact, priorities in documented.items():
+        for urgency, priority in zip(("critical", "high", "medium", "low"), priorities):
+            assert PRIORITY_MATRIX[(Impact(impact), Urgency(urgency))] == priority, (impact, urgency)

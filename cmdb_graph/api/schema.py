@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import anyio
+import pydantic
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import Info
@@ -22,6 +24,7 @@ from cmdb_graph.api.analyses import AnalysisQuery
 from cmdb_graph.api.context import LINK_TYPES, Context
 from cmdb_graph.api.errors import ApiError, Code, limit_error, validation_error, with_code
 from cmdb_graph.api.knowledge import KnowledgeQuery
+from cmdb_graph.api.processes import ProcessMutation, ProcessQuery
 from cmdb_graph.api.types import (
     CI,
     MODEL_BY_LABEL,
@@ -44,7 +47,10 @@ from cmdb_graph.api.types import (
     relationship_from_row,
 )
 from cmdb_graph.lifecycle import LIFECYCLES, TransitionError, check_transition
-from cmdb_graph.model import RECORD_SECTIONS, Label, RelType
+from cmdb_graph.model import RECORD_SECTIONS, Incident, Label, RelType
+from cmdb_graph.processes.incidents import deadlines_for, slas_of_incidents
+from cmdb_graph.processes.rules import RuleError, apply_rules
+from cmdb_graph.processes.records import RecordError, write_records
 from cmdb_graph.store import relationship_key
 from impact.blast_radius import incident_severity
 
@@ -182,7 +188,7 @@ def _merge_types(name: str, bases: tuple[type, ...], extra: dict[str, Any]) -> t
 
 
 Query = _merge_types(
-    "Query", (CoreQuery, AnalysisQuery, KnowledgeQuery),
+    "Query", (CoreQuery, AnalysisQuery, KnowledgeQuery, ProcessQuery),
     {k: v for label in RECORD_FIELD_NAMES for k, v in _record_query_fields(label).items()},
 )
 
@@ -218,17 +224,11 @@ def _write_document(
 ) -> None:
     """Validate and write a native-format document in one transaction, as `cmdb-graph load`
     does; runs in a worker thread (the store uses the synchronous driver)."""
-    from loaders.native.get import read_mapping
-    from loaders.native.load import check_against_database
-    from loaders.native.transform import transform
-
-    transformed = transform(read_mapping("input", document))
-    if transformed.errors:
-        raise _document_errors(transformed.errors, argument)
-    problems = check_against_database(context.store, transformed)
-    if problems:
-        raise _document_errors(problems, argument)
-    context.store.apply(transformed.document, "api", context.actor, expected=expected, must_be_new=must_be_new)
+    try:
+        write_records(context.store, document, source="api", actor=context.actor, expected=expected,
+                      must_be_new=must_be_new)
+    except RecordError as error:
+        raise _document_errors(error.errors, argument) from error
 
 
 def _check_batch(items: list[Any], argument: str) -> None:
@@ -310,6 +310,30 @@ def _with_severity(context: Context, incident: dict[str, Any]) -> None:
         incident["severity_level"], incident["severity_reason"] = level.value, reason
 
 
+def _with_deadlines(context: Context, incident: dict[str, Any], now: datetime) -> None:
+    """An incident is recorded with the deadlines its SLAs promise at that moment."""
+    try:
+        model = Incident.model_validate(incident)
+    except pydantic.ValidationError:
+        return  # the document check reports it
+    found = slas_of_incidents(context.store, {model.id: model.affects})
+    deadlines = deadlines_for(model, *found[model.id], now)
+    incident.setdefault("response_due", deadlines.response_due)
+    incident.setdefault("resolution_due", deadlines.resolution_due)
+
+
+def _rules(context: Context, label: Label, before: Any, data: dict[str, Any], now: datetime, argument: str) -> dict[str, list[dict]]:
+    """The process rules for a write: the records to write with it, or a VALIDATION error on
+    the field to fix."""
+    try:
+        return apply_rules(context.store, label, before, data, now)
+    except RuleError as error:
+        field = f"{argument}.{error.field}"
+        raise validation_error(f"{field}: {error}", fields=[{"field": field, "message": str(error)}]) from error
+    except pydantic.ValidationError:
+        return {}  # the document check reports it, with the field
+
+
 def _record_mutation_fields(label: Label) -> dict[str, Any]:
     model = MODEL_BY_LABEL[label]
     section = next(s for s, m in RECORD_SECTIONS.items() if m is model)
@@ -324,9 +348,12 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
         data["id"] = str(data["id"])
 
         def write() -> None:
+            now = datetime.now(timezone.utc)
             if label is Label.INCIDENT:
                 _with_severity(info.context, data)
-            _write_document(info.context, {section: [data]}, "input", must_be_new={(label.value, data["id"])})
+                _with_deadlines(info.context, data, now)
+            extra = _rules(info.context, label, None, data, now, "input")
+            _write_document(info.context, {section: [data], **extra}, "input", must_be_new={(label.value, data["id"])})
 
         await anyio.to_thread.run_sync(write)
         return await read_back(info, data["id"])
@@ -347,7 +374,9 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
                     field = f"patch.{lifecycle[0]}"
                     raise validation_error(f"{field}: {error}", fields=[{"field": field, "message": str(error)}]) from error
             data = {**record.model_dump(mode="python"), **changes}
-            _write_document(info.context, {section: [data]}, "patch", expected={(label.value, str(id)): expected_version})
+            extra = _rules(info.context, label, record, data, datetime.now(timezone.utc), "patch")
+            _write_document(info.context, {section: [data], **extra}, "patch",
+                            expected={(label.value, str(id)): expected_version})
 
         await anyio.to_thread.run_sync(write)
         return await read_back(info, str(id))
@@ -363,7 +392,7 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
 
 
 Mutation = _merge_types(
-    "Mutation", (CoreMutation,), {k: v for label in RECORD_FIELD_NAMES for k, v in _record_mutation_fields(label).items()}
+    "Mutation", (CoreMutation, ProcessMutation), {k: v for label in RECORD_FIELD_NAMES for k, v in _record_mutation_fields(label).items()}
 )
 
 
