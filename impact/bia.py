@@ -24,7 +24,7 @@ from cmdb_graph.store import Store
 from impact.continuity import cut_sets
 from impact.impact import slas_of
 from impact.propagation import chains_from, chains_to
-from impact.topology import AnalysisError, CIRef, whole_graph
+from impact.topology import AnalysisError, CIRef, Topology, whole_graph
 
 WEIGHTS = {"criticality": 35, "sla_target": 20, "single_points_of_failure": 20, "dependents": 15, "breadth": 10}
 
@@ -54,10 +54,11 @@ def _nines(target: float | None) -> float:
     return max(0.0, min(1.0, (-math.log10(1 - target) - 2) / 2))
 
 
-def analyse_bia(store: Store, first: int | None = None) -> list[BiaEntry]:
+def analyse_bia(store: Store, first: int | None = None, graph: Topology | None = None) -> list[BiaEntry]:
+    """`graph`: the whole graph when the caller has already fetched it."""
     if first is not None and first < 1:
         raise AnalysisError("first: give 1 or more")
-    graph = whole_graph(store)
+    graph = graph or whole_graph(store)
     services = sorted(c for c, n in graph.nodes.items()
                       if n.ci_class is CIClass.BUSINESS_SERVICE and n.status != "retired")
     slas = slas_of(store, services)

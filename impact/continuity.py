@@ -24,7 +24,7 @@ failure or a cut pair, so every other way down needs three.)"""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from math import comb
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from cmdb_graph.model import CIClass
 from cmdb_graph.store import Store
 from impact.impact import SlaRef, slas_of
-from impact.propagation import chains_from, propagate
+from impact.propagation import chains_from, propagate, scenario_bits
 from impact.topology import AnalysisError, AnalysisLimitError, CIRef, Topology, dependencies_region, require_cis
 
 DATA_CLASSES = frozenset({CIClass.DATABASE, CIClass.STORAGE_DEVICE})
@@ -92,13 +92,6 @@ def _scenario_masks(candidates: Sequence[str], sets: Sequence[tuple[int, ...]]) 
     return {candidates[i]: int.from_bytes(mask, "little") for i, mask in enumerate(masks) if any(mask)}
 
 
-def _bits(value: int) -> Iterator[int]:
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low
-
-
 def cut_sets(region: Topology, service: str, max_size: int) -> list[tuple[str, ...]]:
     """Minimal sets of at most `max_size` CIs whose joint failure takes `service` down, smallest
     first, each in id order."""
@@ -121,7 +114,7 @@ def cut_sets(region: Topology, service: str, max_size: int) -> list[tuple[str, .
         if not sets:
             break
         outcome = propagate(region, _scenario_masks(candidates, sets))
-        found += [sets[k] for k in _bits(outcome.down.get(service, 0))]
+        found += [sets[k] for k in scenario_bits(outcome.down.get(service, 0))]
     return [tuple(candidates[i] for i in combo) for combo in found]
 
 

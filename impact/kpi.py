@@ -26,7 +26,7 @@ from cmdb_graph.model import Change, Problem, Release
 from cmdb_graph.processes.incidents import deadlines_of, incidents_between
 from cmdb_graph.processes.problems import problem_candidates
 from cmdb_graph.store import Store
-from impact.acceptance import period
+from impact.acceptance import period, rate
 from impact.service_levels import analyse_sla_attainment
 
 FINISHED = ("implemented", "reviewed", "closed", "failed", "rolled_back")
@@ -65,10 +65,6 @@ RECORD_IDS_BETWEEN = {
 }
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
 def _minutes(pairs: list[tuple[datetime, datetime | None]]) -> float | None:
     spans = [(b - a).total_seconds() / 60 for a, b in pairs if b is not None]
     return round(mean(spans), 1) if spans else None
@@ -101,17 +97,17 @@ def _incident_kpis(store: Store, start: datetime, end: datetime, now: datetime) 
     for name, field in (("timely response rate", "response_breached"), ("timely resolution rate", "resolution_breached")):
         judged = [d for d in deadlines if getattr(d, field) is not None]
         on_time = sum(1 for d in judged if not getattr(d, field))
-        rows.append(Kpi(area="incidents", name=name, value=_rate(on_time, len(judged)), unit="ratio",
+        rows.append(Kpi(area="incidents", name=name, value=rate(on_time, len(judged)), unit="ratio",
                         detail=f"{on_time} of {len(judged)} with an SLA deadline"))
     escalated = sum(1 for i in incidents if i.escalation_level > 0)
     rows += [
-        Kpi(area="incidents", name="escalation rate", value=_rate(escalated, len(incidents)), unit="ratio",
+        Kpi(area="incidents", name="escalation rate", value=rate(escalated, len(incidents)), unit="ratio",
             detail=f"{escalated} of {len(incidents)}"),
         Kpi(area="incidents", name="mean time to respond", value=_minutes([(i.opened_at, i.responded_at) for i in incidents]),
             unit="minutes"),
         Kpi(area="incidents", name="mean time to resolve", value=_minutes([(i.opened_at, i.resolved_at) for i in incidents]),
             unit="minutes"),
-        Kpi(area="incidents", name="linked to a problem", value=_rate(sum(1 for i in incidents if i.caused_by), len(incidents)),
+        Kpi(area="incidents", name="linked to a problem", value=rate(sum(1 for i in incidents if i.caused_by), len(incidents)),
             unit="ratio"),
     ]
     return rows
@@ -148,9 +144,9 @@ def _change_kpis(store: Store, start: datetime, end: datetime) -> list[Kpi]:
         Kpi(area="changes", name="failed or rolled back", value=len(failed), unit="count"),
         Kpi(area="changes", name="caused incidents", value=len(harmful), unit="count",
             detail=", ".join(sorted(c.id for c in harmful))),
-        Kpi(area="changes", name="success rate", value=_rate(successful, len(changes)), unit="ratio",
+        Kpi(area="changes", name="success rate", value=rate(successful, len(changes)), unit="ratio",
             detail=f"{successful} of {len(changes)}: not failed, not rolled back, no incident caused"),
-        Kpi(area="changes", name="emergency share", value=_rate(sum(1 for c in changes if c.type.value == "emergency"),
+        Kpi(area="changes", name="emergency share", value=rate(sum(1 for c in changes if c.type.value == "emergency"),
                                                                  len(changes)), unit="ratio"),
     ]
     return rows
@@ -177,12 +173,12 @@ def _sla_kpis(store: Store, start: datetime, end: datetime, now: datetime) -> li
     return [
         Kpi(area="service levels", name="services meeting availability", value=report.services_meeting_availability,
             unit="count", detail=f"of {report.services_measured}; missed: {', '.join(missed) or 'none'}"),
-        Kpi(area="service levels", name="availability attainment", value=_rate(report.services_meeting_availability,
+        Kpi(area="service levels", name="availability attainment", value=rate(report.services_meeting_availability,
                                                                                report.services_measured), unit="ratio"),
         Kpi(area="service levels", name="mean availability", value=round(mean(availabilities), 6) if availabilities else None,
             unit="ratio"),
-        Kpi(area="service levels", name="response attainment", value=_rate(met, counted), unit="ratio",
+        Kpi(area="service levels", name="response attainment", value=rate(met, counted), unit="ratio",
             detail=f"{met} of {counted} incident-service pairs"),
-        Kpi(area="service levels", name="resolution attainment", value=_rate(met_res, counted_res), unit="ratio",
+        Kpi(area="service levels", name="resolution attainment", value=rate(met_res, counted_res), unit="ratio",
             detail=f"{met_res} of {counted_res} incident-service pairs"),
     ]

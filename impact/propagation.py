@@ -17,7 +17,7 @@ A group whose `min_members` exceeds its member count goes down at its first memb
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from cmdb_graph.model import RelType
@@ -50,6 +50,14 @@ def at_least(bitsets: Iterable[int], count: int) -> int:
             tallies[j] |= tallies[j - 1] & bits
         tallies[1] |= bits
     return tallies[count]
+
+
+def scenario_bits(bitset: int) -> Iterator[int]:
+    """The scenarios (bit numbers) set in `bitset`, lowest first."""
+    while bitset:
+        low = bitset & -bitset
+        yield low.bit_length() - 1
+        bitset ^= low
 
 
 def _members(node_is_group: bool, edges: list[Edge]) -> list[Edge]:

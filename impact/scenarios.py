@@ -28,7 +28,7 @@ every scenario: each failure set, and each candidate for a worst single CI, is a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import count
@@ -40,7 +40,7 @@ from cmdb_graph.store import Store
 from impact.bia import analyse_bia
 from impact.blast_radius import CORE_CRITICALITY, severity_level
 from impact.impact import State
-from impact.propagation import Propagation, propagate
+from impact.propagation import Propagation, propagate, scenario_bits
 from impact.topology import AnalysisError, CIRef, Topology, require_cis, whole_graph
 
 
@@ -175,18 +175,11 @@ def plans(graph: Topology, kinds: Sequence[ScenarioKind]) -> list[_Plan]:
     return found
 
 
-def _bits(mask: int) -> Iterator[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
 def _per_scenario(masks: Mapping[str, int], ids: Sequence[str] | None = None) -> dict[int, list[str]]:
     """Scenario bit -> the CIs whose mask has it."""
     found: dict[int, list[str]] = defaultdict(list)
     for ci_id in masks if ids is None else ids:
-        for bit in _bits(masks.get(ci_id, 0)):
+        for bit in scenario_bits(masks.get(ci_id, 0)):
             found[bit].append(ci_id)
     return found
 
@@ -237,8 +230,8 @@ def _kinds(keys: Sequence[str] | None) -> list[ScenarioKind]:
     return [k for k in SCENARIO_KINDS if k.key in set(keys)]
 
 
-def _recovery_priorities(store: Store) -> dict[str, int]:
-    return {entry.ci.id: entry.rank for entry in analyse_bia(store)}
+def _recovery_priorities(store: Store, graph: Topology) -> dict[str, int]:
+    return {entry.ci.id: entry.rank for entry in analyse_bia(store, graph=graph)}
 
 
 def _service(graph: Topology, ci_id: str, state: State, ranks: Mapping[str, int]) -> ScenarioService:
@@ -282,7 +275,8 @@ def run_scenarios(store: Store, recovery_hours: dict[str, float] | None = None,
     and sites by id; `recovery_hours` replaces the planning assumption of the keys it names."""
     hours = _recovery_hours(recovery_hours)
     kinds = _kinds(keys)
-    graph = live(whole_graph(store))
+    full = whole_graph(store)
+    graph = live(full)
     planned = plans(graph, kinds)
 
     failed: dict[str, int] = defaultdict(int)
@@ -307,7 +301,7 @@ def run_scenarios(store: Store, recovery_hours: dict[str, float] | None = None,
         else:
             chosen.append((plan, plan.failed, bit))
     touched = any(outcome.services_down.get(b) or outcome.services_degraded.get(b) for _, _, b in chosen)
-    ranks = _recovery_priorities(store) if touched else {}
+    ranks = _recovery_priorities(store, full) if touched else {}
     return [result(graph, plan.kind, plan.site, ids, bit, outcome, hours[plan.kind.key], ranks)
             for plan, ids, bit in chosen]
 
@@ -319,9 +313,10 @@ def run_failure_set(store: Store, failed_ids: Sequence[str], recovery_hours: flo
     failed_ids = require_cis(store, failed_ids, "failed")
     if recovery_hours < 0:
         raise AnalysisError("recoveryHours: give 0 or more hours")
-    graph = live(whole_graph(store))
+    full = whole_graph(store)
+    graph = live(full)
     failing = [c for c in failed_ids if c in graph.nodes]
     outcome = outcome_by_scenario(graph, propagate(graph, {c: 1 for c in failing}))
     touched = bool(outcome.services_down.get(0) or outcome.services_degraded.get(0))
-    ranks = _recovery_priorities(store) if touched else {}
+    ranks = _recovery_priorities(store, full) if touched else {}
     return result(graph, CUSTOM, None, failing, 0, outcome, float(recovery_hours), ranks, title=title)

@@ -95,7 +95,7 @@ MATCH (sla:SLA)-[:COVERS]->(s:CI {ci_class: $business})
 WHERE s.status <> 'retired'
 WITH s, sla ORDER BY sla.availability_target DESC, sla.id
 WITH s, collect(sla)[0] AS sla
-RETURN s.id AS service, sla.id AS sla_id, sla.availability_target AS target, sla.response_minutes AS response,
+RETURN s.id AS service, s.name AS name, s.criticality AS criticality, sla.id AS sla_id, sla.availability_target AS target, sla.response_minutes AS response,
        sla.resolution_minutes AS resolution, sla.service_hours AS hours,
        coalesce(sla.exclude_maintenance, true) AS exclude_maintenance
 ORDER BY service
@@ -252,7 +252,8 @@ def analyse_sla_attainment(store: Store, start: datetime, end: datetime, now: da
         met = None if current.availability is None else current.availability >= target
         downtime = [Downtime(incidents=list(k), minutes=round(v, 1)) for k, v in sorted(causes.items(), key=lambda kv: -kv[1])]
         services.append(ServiceAttainment(
-            service=region.nodes[service_id].ref() if service_id in region.nodes else _ref(store, service_id),
+            service=CIRef(id=service_id, name=row["name"] or service_id, ci_class=CIClass.BUSINESS_SERVICE,
+                          layer=CIClass.BUSINESS_SERVICE.layer, criticality=row["criticality"]),
             sla_id=row["sla_id"], availability_target=target, service_hours=row["hours"], current=current,
             previous=previous, downtime=downtime, availability_met=met,
             misses=_misses(current, target, downtime, row), trend=_trend(current, previous),
@@ -286,12 +287,3 @@ def _trend(current: PeriodFigures, previous: PeriodFigures) -> Trend:
         if abs(now_value - before) > 1e-9:
             return Trend.BETTER if now_value > before else Trend.WORSE
     return Trend.UNCHANGED
-
-
-SERVICE_REF = "MATCH (s:CI {id: $id}) RETURN s.name AS name, s.criticality AS criticality"
-
-
-def _ref(store: Store, service_id: str) -> CIRef:
-    row = store.rows(SERVICE_REF, id=service_id)[0]
-    return CIRef(id=service_id, name=row["name"] or service_id, ci_class=CIClass.BUSINESS_SERVICE,
-                 layer=CIClass.BUSINESS_SERVICE.layer, criticality=row["criticality"])

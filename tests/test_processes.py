@@ -261,3 +261,9 @@ def test_problem_candidates_name_the_repeated_ci_and_the_most_specific_shared_up
     ]
     assert found[0].affected == ["app-a", "app-b"] and found[0].dependents == 3
     assert problem_candidates(store, None, None, min_incidents=5) == []
+
+
+def test_assessing_a_change_analyses_it_as_the_same_update_leaves_it(client, shop):
+    data(client, CREATE_CHANGE, input={"id": "CHG-T", "title": "Patch", "type": "NORMAL", "targets": []})
+    assessed = _move(client, "CHG-T", 1, state="ASSESSED", targets=["db-1"])
+    assert assessed["impactedServices"] == ["shop"] and assessed["notify"] == ["team-web"]

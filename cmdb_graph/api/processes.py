@@ -14,12 +14,11 @@ from strawberry.types import Info
 
 from cmdb_graph.api import reads
 from cmdb_graph.api.context import Context
-from cmdb_graph.api.errors import validation_error
 from cmdb_graph.api.types import RECORD_TYPES, record_from_props
 from cmdb_graph.model import Change, Label
 from cmdb_graph.processes import changes, incidents, problems
-from cmdb_graph.processes.changes import RuleError
 from cmdb_graph.processes.records import write_records
+from cmdb_graph.store import NotFoundError
 from impact import acceptance, kpi, scenarios, service_levels, topology
 
 
@@ -195,13 +194,8 @@ class ProcessMutation:
         def write(store: Any) -> None:
             found = store.get_record(Change, str(id))
             if found is None:
-                from cmdb_graph.store import NotFoundError
-
                 raise NotFoundError(f"id: no change with id {str(id)!r}")
-            try:
-                fields = changes.assess(store, str(id), _now())
-            except RuleError as error:
-                raise validation_error(str(error)) from error
+            fields = changes.assess(store, found[0], _now())
             write_records(store, {"changes": [{**found[0].model_dump(mode="python"), **fields}]}, source="api",
                           actor=info.context.actor, expected={(Label.CHANGE.value, str(id)): expected_version})
 

@@ -21,7 +21,7 @@ from strawberry.types import Info
 
 from cmdb_graph.api import reads
 from cmdb_graph.api.analyses import AnalysisQuery
-from cmdb_graph.api.context import LINK_TYPES, Context
+from cmdb_graph.api.context import Context
 from cmdb_graph.api.errors import ApiError, Code, limit_error, validation_error, with_code
 from cmdb_graph.api.knowledge import KnowledgeQuery
 from cmdb_graph.api.processes import ProcessMutation, ProcessQuery
@@ -47,7 +47,7 @@ from cmdb_graph.api.types import (
     relationship_from_row,
 )
 from cmdb_graph.lifecycle import LIFECYCLES, TransitionError, check_transition
-from cmdb_graph.model import RECORD_SECTIONS, Incident, Label, RelType
+from cmdb_graph.model import OPEN_INCIDENT_STATUSES, RECORD_SECTIONS, Incident, Label, RelType
 from cmdb_graph.processes.incidents import deadlines_for, slas_of_incidents
 from cmdb_graph.processes.rules import RuleError, apply_rules
 from cmdb_graph.processes.records import RecordError, write_records
@@ -102,7 +102,7 @@ RECORD_FIELD_NAMES = {
     Label.BLACKOUT: ("blackout", "blackouts"),
 }
 OPEN_STATUSES = {
-    Label.INCIDENT: ["received", "assessed", "assigned", "in_progress"],
+    Label.INCIDENT: list(OPEN_INCIDENT_STATUSES),
     Label.PROBLEM: ["open", "investigating", "known_error"],
 }
 TEXT_FIELDS = ("title", "name", "body", "description", "symptoms")

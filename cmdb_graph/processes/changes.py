@@ -19,21 +19,14 @@ from datetime import datetime
 from typing import Any
 
 from cmdb_graph.model import Change, ChangeState, ChangeType, Release, ReleaseState
+from cmdb_graph.processes.records import RuleError
 from cmdb_graph.store import Store
-from impact.change_impact import ChangeImpact, analyse_change, analyse_change_impact
+from impact.change_impact import ChangeImpact, analyse_change
 
 PRE_APPROVED = "PRE_APPROVED"
 CATALOGUE_APPROVER = "standard change catalogue"
 IMPLEMENTED_STATES = ("implemented", "reviewed", "closed")
 FINISHED_STATES = ("closed", "rejected", "cancelled", "rolled_back")
-
-
-class RuleError(ValueError):
-    """A process rule refuses a write; `field` names the input field to fix."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 OWNERS_OF = "UNWIND $ids AS id MATCH (s:CI {id: id}) WHERE s.owner IS NOT NULL RETURN collect(DISTINCT s.owner) AS owners"
@@ -50,8 +43,10 @@ def attachment(store: Store, impact: ChangeImpact, now: datetime) -> dict[str, A
     }
 
 
-def assess(store: Store, change_id: str, now: datetime) -> dict[str, Any]:
-    return attachment(store, analyse_change_impact(store, change_id), now)
+def assess(store: Store, change: Change, now: datetime) -> dict[str, Any]:
+    """The attachment for `change` as given (as it is about to be written, targets and
+    window included)."""
+    return attachment(store, analyse_change(store, change), now)
 
 
 def approval_problems(change: Change, moving_from: ChangeState) -> list[tuple[str, str]]:
@@ -85,10 +80,10 @@ def change_rules(store: Store, before: Change | None, data: dict[str, Any], now:
     if wanted is before.state:
         return {}
     if wanted is ChangeState.ASSESSED:
-        data.update(assess(store, before.id, now))
+        data.update(assess(store, Change.model_validate(data), now))
     elif wanted is ChangeState.APPROVED:
         if before.state is ChangeState.REQUESTED and before.type is ChangeType.STANDARD:
-            data.update(assess(store, before.id, now))  # the catalogue decides at once
+            data.update(assess(store, Change.model_validate(data), now))  # the catalogue decides at once
         problems = approval_problems(Change.model_validate(data), before.state)
         if problems:
             raise RuleError(problems[0][0], "; ".join(message for _field, message in problems))
@@ -105,7 +100,7 @@ def pre_approve_standard(store: Store, data: dict[str, Any], now: datetime) -> N
     change = Change.model_validate(data)
     if change.type is not ChangeType.STANDARD:
         return
-    fields = attachment(store, analyse_change(store, change), now)
+    fields = assess(store, change, now)
     data.update(fields)
     if fields["approval_route"] == PRE_APPROVED and change.state is ChangeState.REQUESTED:
         data.update(state=ChangeState.APPROVED.value, approved_by=CATALOGUE_APPROVER, approved_at=now)

@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
 
 from pydantic import BaseModel
 
-from cmdb_graph.model import CIClass, EscalationKind, Incident, from_neo4j_text
+from cmdb_graph.model import OPEN_INCIDENT_STATUSES, CIClass, EscalationKind, Incident
 from cmdb_graph.processes.records import write_records
 from cmdb_graph.processes.service_hours import add_service_minutes, parse_service_hours, service_minutes_between
 from cmdb_graph.store import NotFoundError, Store
@@ -207,8 +206,6 @@ RETURN i.id AS id, i.version AS version ORDER BY id
 def escalate_incidents(store: Store, now: datetime, actor: str, dry_run: bool = False) -> EscalationRun:
     """Escalate every open incident whose deadlines call for a higher level than it has, in
     one transaction, each recorded with its level, kind, reason and time."""
-    from cmdb_graph.model import OPEN_INCIDENT_STATUSES
-
     versions = {row["id"]: row["version"] for row in
                 store.rows(OPEN_INCIDENTS, open=list(OPEN_INCIDENT_STATUSES), now=now.isoformat())}
     incidents = _incidents(store, list(versions))
@@ -245,6 +242,3 @@ WHERE ($start IS NULL OR i.opened_at >= datetime($start)) AND ($end IS NULL OR i
 RETURN i.id AS id ORDER BY i.opened_at, i.id
 """
 
-
-def as_instant(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else from_neo4j_text(str(value))

@@ -16,8 +16,9 @@ from enum import Enum
 
 from pydantic import BaseModel
 
-from cmdb_graph.model import OPEN_INCIDENT_STATUSES, KnowledgeArticle, Problem
+from cmdb_graph.model import OPEN_INCIDENT_STATUSES, KnowledgeArticle, Problem, ProblemStatus
 from cmdb_graph.processes.incidents import incidents_between
+from cmdb_graph.processes.records import RuleError
 from cmdb_graph.store import Store
 from impact.propagation import chains_from, chains_to
 from impact.topology import AnalysisError, CIRef, whole_graph
@@ -134,9 +135,6 @@ def problem_rules(store: Store, before: Problem | None, data: dict, now: datetim
     """A known error names its root cause and workaround; a resolved problem its root cause
     and a solution or workaround; either writes its knowledge article in the same
     transaction and links it (`documented_in`)."""
-    from cmdb_graph.model import ProblemStatus
-    from cmdb_graph.processes.changes import RuleError
-
     if before is None:
         return {}
     wanted = ProblemStatus(getattr(data.get("status"), "value", data.get("status")) or before.status.value)

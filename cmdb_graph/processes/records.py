@@ -17,6 +17,14 @@ class RecordError(ValueError):
         self.errors = errors
 
 
+class RuleError(ValueError):
+    """A process rule refuses a write; `field` names the input field to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def write_records(
     store: Store, document: dict[str, list[dict[str, Any]]], *, source: str, actor: str,
     expected: dict[tuple[str, str], int] | None = None, must_be_new: set[tuple[str, str]] | None = None,

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from cmdb_graph.model import IncidentStatus, Label, Record
-from cmdb_graph.processes.changes import RuleError, change_rules, release_rules
+from cmdb_graph.processes.changes import change_rules, release_rules
 from cmdb_graph.processes.problems import problem_rules
+from cmdb_graph.processes.records import RuleError
 from cmdb_graph.store import Store
 
 __all__ = ["RuleError", "apply_rules"]
