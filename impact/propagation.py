@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cmdb_graph.model import RelType
-from impact.topology import Edge, Topology
+from impact.topology import Topology
 
 
 @dataclass
@@ -40,16 +40,29 @@ class Propagation:
         return None
 
 
-def at_least(bitsets: Iterable[int], count: int) -> int:
-    """The bits set in at least `count` of `bitsets` (bit-sliced counting)."""
-    if count <= 0:
-        return -1
-    tallies = [0] * (count + 1)  # tallies[j]: bits seen in at least j sets so far
-    for bits in bitsets:
-        for j in range(count, 1, -1):
-            tallies[j] |= tallies[j - 1] & bits
-        tallies[1] |= bits
-    return tallies[count]
+def _add(planes: list[int], bits: int) -> None:
+    """Add one to the bit-sliced counters (plane j holds bit j of every scenario's count) of
+    the scenarios in `bits`."""
+    carry, j = bits, 0
+    while carry:
+        if j == len(planes):
+            planes.append(0)
+        planes[j], carry = planes[j] ^ carry, planes[j] & carry
+        j += 1
+
+
+def _at_least_count(planes: list[int], count: int) -> int:
+    """The scenarios whose counter is at least `count`, compared most significant bit first."""
+    width = max(len(planes), count.bit_length())
+    greater, equal = 0, -1
+    for j in reversed(range(width)):
+        plane = planes[j] if j < len(planes) else 0
+        if count >> j & 1:
+            equal &= plane
+        else:
+            greater |= equal & plane
+            equal &= ~plane
+    return greater | equal
 
 
 def scenario_bits(bitset: int) -> Iterator[int]:
@@ -60,40 +73,75 @@ def scenario_bits(bitset: int) -> Iterator[int]:
         bitset ^= low
 
 
-def _members(node_is_group: bool, edges: list[Edge]) -> list[Edge]:
-    return [e for e in edges if e.type is RelType.HAS_MEMBER] if node_is_group else []
+@dataclass
+class _Gate:
+    """A group's members down, counted per scenario as members fall (each member's bit in
+    each scenario is counted once: down bits only grow)."""
+
+    losses: int  # members down that take the group down
+    counted: dict[str, int] = field(default_factory=dict)
+    planes: list[int] = field(default_factory=list)
+
+    def member_down(self, member: str, bits: int) -> int:
+        new = bits & ~self.counted.get(member, 0)
+        if new:
+            self.counted[member] = bits
+            _add(self.planes, new)
+        return _at_least_count(self.planes, self.losses)
 
 
-def _down_now(topology: Topology, ci_id: str, failed: Mapping[str, int], down: Mapping[str, int]) -> int:
+def group_members(topology: Topology, ci_id: str) -> list[str]:
+    """A group's members: the targets of its HAS_MEMBER edges, soft ones too (none for a CI
+    that is not a group)."""
+    if not topology.nodes[ci_id].is_group:
+        return []
+    return [e.target for e in topology.out.get(ci_id, ()) if e.type is RelType.HAS_MEMBER]
+
+
+def member_total(topology: Topology, ci_id: str) -> int:
+    """How many members a group has, those outside the region included."""
     node = topology.nodes[ci_id]
-    edges = topology.out.get(ci_id, [])
-    bits = failed.get(ci_id, 0)
-    members = _members(node.is_group, edges)
-    for edge in edges:
-        if edge.hard and not (members and edge.type is RelType.HAS_MEMBER):
-            bits |= down.get(edge.target, 0)
-    if members:
-        needed_up = node.min_members or 1
-        losses_that_fail = max(1, len(members) - needed_up + 1)
-        bits |= at_least((down.get(e.target, 0) for e in members), losses_that_fail)
-    return bits
+    return node.members if node.members is not None else len(group_members(topology, ci_id))
 
 
-def propagate(topology: Topology, failed: Mapping[str, int]) -> Propagation:
-    """States of the region's CIs given, per CI, the scenarios in which it has failed."""
+def _gates(topology: Topology) -> dict[str, _Gate]:
+    found = {}
+    for ci_id, node in topology.nodes.items():
+        if node.is_group and (total := member_total(topology, ci_id)):
+            found[ci_id] = _Gate(max(1, total - (node.min_members or 1) + 1))
+    return found
+
+
+def propagate(topology: Topology, failed: Mapping[str, int], down_only: bool = False) -> Propagation:
+    """States of the region's CIs given, per CI, the scenarios in which it has failed
+    (`down_only`: leave `impacted` empty, for a caller that only counts what goes down).
+
+    Incremental: when a CI's down bits grow, each dependent ORs them in over a hard edge (the
+    rule is a union there), and a group adds them to its per-scenario member count; no CI is
+    re-evaluated over all its edges, which made a pass with one scenario per candidate
+    quadratic around hubs and large groups."""
     seeds = {ci_id: bits for ci_id, bits in failed.items() if ci_id in topology.nodes and bits}
     incoming = topology.incoming
+    gates = _gates(topology)
 
     down: dict[str, int] = dict(seeds)
     queue = deque(seeds)
     while queue:
         changed = queue.popleft()
-        for source, _edge in incoming.get(changed, ()):
-            bits = _down_now(topology, source, seeds, down)
-            if bits != down.get(source, 0):
-                down[source] = bits
+        for source, edge in incoming.get(changed, ()):
+            old = down.get(source, 0)
+            if source in gates and edge.type is RelType.HAS_MEMBER:
+                new = old | gates[source].member_down(changed, down[changed])
+            elif edge.hard:
+                new = old | down[changed]
+            else:
+                continue
+            if new != old:
+                down[source] = new
                 queue.append(source)
 
+    if down_only:
+        return Propagation(down, {})
     impacted: dict[str, int] = dict(down)
     queue = deque(impacted)
     while queue:

@@ -20,12 +20,13 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+import networkx as nx
 from pydantic import BaseModel
 
 from cmdb_graph.store import Store
 from impact.evidence import Evidence, evidence_on
 from impact.propagation import Propagation, propagate
-from impact.topology import AnalysisError, CIRef, dependencies_region, dependents_region, require_cis
+from impact.topology import AnalysisError, CIRef, Topology, dependencies_region, dependents_region, require_cis
 
 WEIGHTS = {"coverage": 70.0, "precision": 10.0, "evidence": 20.0}
 EVIDENCE_POINTS = {"recent_change": 0.4, "open_problem": 0.3, "known_error": 0.5}
@@ -78,6 +79,19 @@ def _greedy_cover(first: int, explained: list[set[str]], symptoms: set[str], ord
     return chosen
 
 
+def deepest(region: Topology) -> list[str]:
+    """One CI per bottom strongly connected component of `region` (what needs nothing else in
+    it). Whatever needs any CI of the region needs one of these, so their dependents are the
+    dependents of the whole region: one traversal from a data centre, not one per candidate
+    that sits on it."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(region.nodes)
+    graph.add_edges_from((source, edge.target) for source, edges in region.out.items()
+                         for edge in edges if edge.target in region.nodes)
+    condensed = nx.condensation(graph)
+    return sorted(min(condensed.nodes[c]["members"]) for c in condensed if condensed.out_degree(c) == 0)
+
+
 def analyse_root_cause(
     store: Store, symptoms: Sequence[str], top: int = 5, since: datetime | None = None, now: datetime | None = None,
 ) -> list[RootCauseCandidate]:
@@ -86,13 +100,19 @@ def analyse_root_cause(
     symptoms = require_cis(store, symptoms, "symptoms")
     until = now or datetime.now(timezone.utc)
     since = since or until - DEFAULT_LOOKBACK
-    candidates = sorted(dependencies_region(store, symptoms).nodes)
-    region = dependents_region(store, candidates)
-    outcome: Propagation = propagate(region, {c: 1 << i for i, c in enumerate(candidates)})
+    needed = dependencies_region(store, symptoms)
+    candidates = sorted(needed.nodes)
+    region = dependents_region(store, deepest(needed))
+    scenarios = {c: 1 << i for i, c in enumerate(candidates)}
+    # A symptom's state depends only on what it needs: the small region answers what each
+    # candidate explains; the dependents region (the whole site, when a data centre is a
+    # candidate) is walked only for what goes down, to count failures nobody reported.
+    outcome: Propagation = propagate(needed, scenarios)
+    predicted = propagate(region, scenarios, down_only=True)
 
     observed = set(symptoms)
     unseen: Counter[int] = Counter()
-    for ci_id, bits in outcome.down.items():
+    for ci_id, bits in predicted.down.items():
         if ci_id not in observed:
             while bits:
                 low = bits & -bits

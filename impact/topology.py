@@ -43,6 +43,9 @@ class CINode:
     rpo_minutes: int | None = None
     availability: float | None = None
     min_members: int | None = None
+    # a group's HAS_MEMBER count as stored, where its members may lie outside the region
+    # (they count as up); None: count the member edges the topology holds
+    members: int | None = None
 
     @property
     def layer(self) -> Layer:
@@ -117,20 +120,34 @@ NODE_FIELDS = (
 @cache
 def _region_query(direction: str, types: tuple[RelType, ...]) -> str:
     pattern = _type_pattern(types)
-    if direction == "dependents":
-        reach = f"MATCH (start)<-[{pattern}*0..]-(x:CI)"
-    elif direction == "dependencies":
-        reach = f"MATCH (start)-[{pattern}*0..]->(x:CI)"
-    else:
-        raise ValueError(direction)
-    return f"""
+    if direction == "dependencies":
+        # everything the start CIs need: each CI's outgoing edges all stay inside
+        return f"""
 UNWIND $ids AS id
 MATCH (start:CI {{id: id}})
-{reach}
+MATCH (start)-[{pattern}*0..]->(x:CI)
 WITH DISTINCT x
 OPTIONAL MATCH (x)-[r{pattern}]->(y:CI)
 WITH x, collect(CASE WHEN y IS NULL THEN null ELSE [y.id, type(r), r.strength] END) AS out
 RETURN collect({NODE_FIELDS}) AS nodes
+"""
+    if direction != "dependents":
+        raise ValueError(direction)
+    # Everything that needs the start CIs. Only the edges inside the region matter to the
+    # propagation, and each of them ends at a region CI: so each CI's incoming edges are read
+    # (a VM's soft edges to monitoring, leading outside, are not), with a group's member
+    # total so that members outside the region still count (as up).
+    members = (f"CASE WHEN x:{CIClass.CLUSTER.value} OR x:{CIClass.REDUNDANCY_GROUP.value} "
+               f"THEN COUNT {{ (x)-[:{RelType.HAS_MEMBER.value}]->(:CI) }} END"
+               if RelType.HAS_MEMBER in types else "null")
+    return f"""
+UNWIND $ids AS id
+MATCH (start:CI {{id: id}})
+MATCH (start)<-[{pattern}*0..]-(x:CI)
+WITH DISTINCT x
+OPTIONAL MATCH (x)<-[r{pattern}]-(s:CI)
+WITH x, collect(CASE WHEN s IS NULL THEN null ELSE [s.id, type(r), r.strength] END) AS needed_by
+RETURN collect({NODE_FIELDS[:-len(", out]")]}, {members}, needed_by]) AS nodes
 """
 
 
@@ -144,6 +161,10 @@ RETURN collect({NODE_FIELDS}) AS nodes
 """
 
 
+_REL_TYPES = {t.value: t for t in RelType}
+_STRENGTHS = {s.value: s for s in Strength} | {None: Strength.HARD}
+
+
 def _topology(rows: list[list[Any]]) -> Topology:
     nodes: dict[str, CINode] = {}
     out: dict[str, list[Edge]] = {}
@@ -151,25 +172,41 @@ def _topology(rows: list[list[Any]]) -> Topology:
          edges) in rows:
         nodes[ci_id] = CINode(ci_id, name or ci_id, CIClass(ci_class), status, environment, criticality, owner,
                               rto, rpo, availability, min_members)
-        out[ci_id] = sorted((Edge(t, RelType(k), Strength(s or "hard")) for t, k, s in edges),
+        out[ci_id] = sorted((Edge(t, _REL_TYPES[k], _STRENGTHS[s]) for t, k, s in edges),
                             key=lambda e: (e.target, e.type.value))
+    return Topology(nodes, out)
+
+
+def _topology_from_incoming(rows: list[list[Any]]) -> Topology:
+    """A dependents region, read as each CI's incoming edges (see `_region_query`)."""
+    nodes: dict[str, CINode] = {}
+    out: dict[str, list[Edge]] = {}
+    for (ci_id, name, ci_class, status, environment, criticality, owner, rto, rpo, availability, min_members,
+         members, needed_by) in rows:
+        nodes[ci_id] = CINode(ci_id, name or ci_id, CIClass(ci_class), status, environment, criticality, owner,
+                              rto, rpo, availability, min_members, members)
+        out.setdefault(ci_id, [])
+        for source, kind, strength in needed_by:
+            out.setdefault(source, []).append(Edge(ci_id, _REL_TYPES[kind], _STRENGTHS[strength]))
+    for edges in out.values():
+        edges.sort(key=lambda e: (e.target, e.type.value))
     return Topology(nodes, out)
 
 
 def dependents_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:
     """`ids` and every CI that needs one of them, transitively, along `types`."""
     query = _region_query("dependents", tuple(types or ALL_TYPES))
-    return _topology(store.rows(query, ids=list(ids))[0]["nodes"])
+    return _topology_from_incoming(store.value(query, ids=list(ids)))
 
 
 def dependencies_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:
     """`ids` and everything they need, transitively, along `types`."""
     query = _region_query("dependencies", tuple(types or ALL_TYPES))
-    return _topology(store.rows(query, ids=list(ids))[0]["nodes"])
+    return _topology(store.value(query, ids=list(ids)))
 
 
 def whole_graph(store: Store) -> Topology:
-    return _topology(store.rows(_whole_graph_query())[0]["nodes"])
+    return _topology(store.value(_whole_graph_query()))
 
 
 MISSING_CIS = "UNWIND $ids AS id OPTIONAL MATCH (c:CI {id: id}) WITH id, c WHERE c IS NULL RETURN collect(id) AS missing"

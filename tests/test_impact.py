@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
+from math import comb
 from pathlib import Path
 
 import pytest
 import yaml
 
-from cmdb_graph.model import RelType, SeverityLevel
+from cmdb_graph.model import CIClass, RelType, SeverityLevel, Strength
 from cmdb_graph.store import NotFoundError, Store
 from impact.blast_radius import analyse_blast_radius, incident_severity, severity_level
 from impact.change_impact import analyse_change_impact, occurrence_covering
@@ -16,7 +18,7 @@ from impact.continuity import analyse_continuity
 from impact.dependencies import analyse_dependencies
 from impact.impact import analyse_impact
 from impact.root_cause import analyse_root_cause
-from impact.topology import AnalysisError
+from impact.topology import AnalysisError, CINode, Edge, Topology
 from loaders.native import load_paths
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -258,3 +260,151 @@ def test_blast_radius_levels_on_a_small_enterprise(store: Store, tmp_path: Path)
     level, reason = incident_severity(store, ["cache", "db"])
     assert level is SeverityLevel.II
     assert reason.startswith("blast radius of cache, db: 60% of core services down") and "Level II" in reason
+
+
+# --- continuity: cut sets through the groups' member thresholds ------------------------------------
+
+
+@pytest.fixture
+def groups_in_series(store: Store, tmp_path: Path) -> Store:
+    """svc -> app -> front (1 of web-1, web-2) and back (1 of web-2, web-3): in series, web-2 in
+    both; web-1 and web-3 on host-a. app -> dbc (2 of db-1, db-2, db-3), db-3 on san.
+    app -> mq (2 of mq-1..mq-4: it falls at the third loss), mq-1 and mq-2 in rack-1.
+    app -soft-> cache -> cache-host: never DOWN through the soft edge."""
+    return load(store, tmp_path, cis=[
+        ci("svc", "BusinessService"), ci("app"), ci("front", "RedundancyGroup", min_members=1),
+        ci("back", "RedundancyGroup", min_members=1), ci("dbc", "Cluster", min_members=2),
+        ci("mq", "Cluster", min_members=2), *[ci(f"web-{n}", "Server") for n in (1, 2, 3)], ci("host-a", "Server"),
+        *[ci(f"db-{n}", "Database") for n in (1, 2, 3)], ci("san", "StorageDevice"),
+        *[ci(f"mq-{n}", "Middleware") for n in (1, 2, 3, 4)], ci("rack-1", "Datacenter"),
+        ci("cache", "Middleware"), ci("cache-host", "Server"),
+    ], relationships=[
+        dep("svc", "app"), dep("app", "front"), dep("app", "back"), dep("app", "dbc"), dep("app", "mq"),
+        dep("front", "web-1", type="HAS_MEMBER"), dep("front", "web-2", type="HAS_MEMBER"),
+        dep("back", "web-2", type="HAS_MEMBER"), dep("back", "web-3", type="HAS_MEMBER"),
+        dep("web-1", "host-a", type="HOSTED_ON"), dep("web-3", "host-a", type="HOSTED_ON"),
+        *[dep("dbc", f"db-{n}", type="HAS_MEMBER") for n in (1, 2, 3)], dep("db-3", "san", type="STORED_ON"),
+        *[dep("mq", f"mq-{n}", type="HAS_MEMBER") for n in (1, 2, 3, 4)],
+        dep("mq-1", "rack-1", type="LOCATED_IN"), dep("mq-2", "rack-1", type="LOCATED_IN"),
+        dep("app", "cache", strength="soft"), dep("cache", "cache-host", type="RUNS_ON"),
+    ])
+
+
+def test_cut_sets_meet_at_the_member_thresholds_of_groups_in_series(groups_in_series: Store, monkeypatch):
+    from impact import continuity
+
+    tested: list[int] = []  # scenarios per propagation pass
+    real_propagate = continuity.propagate
+
+    def counting_propagate(region, failed):
+        tested.append(max(bits.bit_length() for bits in failed.values()))
+        return real_propagate(region, failed)
+
+    monkeypatch.setattr(continuity, "propagate", counting_propagate)
+    result = analyse_continuity(groups_in_series, "svc", 3)
+    assert [[c.id for c in cut] for cut in result.minimal_cut_sets] == [
+        ["app"], ["back"], ["dbc"], ["front"], ["mq"],
+        # host-a takes web-1 and web-3: both groups keep web-2; with web-2 both fall
+        ["db-1", "db-2"], ["db-1", "db-3"], ["db-1", "san"], ["db-2", "db-3"], ["db-2", "san"], ["host-a", "web-2"],
+        ["mq-3", "rack-1"], ["mq-4", "rack-1"], ["web-1", "web-2"], ["web-2", "web-3"],  # not db-3 + san: one member
+        ["mq-1", "mq-2", "mq-3"], ["mq-1", "mq-2", "mq-4"], ["mq-1", "mq-3", "mq-4"], ["mq-2", "mq-3", "mq-4"],
+    ]
+    # 20 candidates, 15 of them no SPOF (105 pairs, 455 triples before): only the pairs meeting at
+    # a member threshold are tested, and only the triples that can still be minimal
+    assert tested == [20, 10, 4]
+    two = analyse_continuity(groups_in_series, "svc")
+    assert [[c.id for c in cut] for cut in two.minimal_cut_sets] == [
+        [c.id for c in cut] for cut in result.minimal_cut_sets if len(cut) <= 2]
+
+
+def _scale_region() -> tuple[Topology, str, list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """A service with 5,000 dependencies whose cut sets are known by construction: a hard core
+    (all SPOFs), 30 redundancy pairs (each member on a host on a disk; pairs of groups sharing
+    a switch under one member each), six 2-of-3 clusters (members on VMs), two 3-of-5 clusters
+    and two 20-of-40 clusters (members on a stack of two), and 4,070 CIs behind a soft edge."""
+    nodes: dict[str, CINode] = {}
+    out: dict[str, list[Edge]] = {}
+    spofs: list[str] = []
+    pairs: list[tuple[str, ...]] = []
+    triples: list[tuple[str, ...]] = []
+
+    def add(ci_id: str, ci_class: CIClass = CIClass.APPLICATION, **fields) -> str:
+        nodes[ci_id] = CINode(ci_id, ci_id, ci_class, **fields)
+        out[ci_id] = []
+        return ci_id
+
+    def edge(source: str, target: str, rel: RelType = RelType.DEPENDS_ON, strength: Strength = Strength.HARD) -> None:
+        out[source].append(Edge(target, rel, strength))
+
+    def member(group: str, ci_id: str) -> None:
+        edge(group, ci_id, RelType.HAS_MEMBER)
+
+    add("svc", CIClass.BUSINESS_SERVICE)
+    for a in range(10):
+        spofs.append(add(f"core-{a}"))
+        edge("svc", f"core-{a}")
+        for s in range(40):
+            spofs.append(add(f"core-{a}-srv-{s:02}", CIClass.SERVER))
+            edge(f"core-{a}", f"core-{a}-srv-{s:02}", RelType.RUNS_ON)
+    sides: dict[tuple[int, int], list[str]] = {}
+    for g in range(30):
+        spofs.append(add(f"rg-{g:02}", CIClass.REDUNDANCY_GROUP, min_members=1))
+        edge(f"core-{g % 10}", f"rg-{g:02}")
+        for side in (0, 1):
+            m, host, disk = f"rg-{g:02}-m{side}", f"rg-{g:02}-host{side}", f"rg-{g:02}-disk{side}"
+            add(m, CIClass.VIRTUAL_MACHINE), add(host, CIClass.SERVER), add(disk, CIClass.STORAGE_DEVICE)
+            member(f"rg-{g:02}", m)
+            edge(m, host, RelType.HOSTED_ON)
+            edge(host, disk, RelType.STORED_ON)
+            sides[g, side] = [m, host, disk]
+        pairs += [tuple(sorted((x, y))) for x in sides[g, 0] for y in sides[g, 1]]
+    for g in range(0, 30, 2):  # rg-g and rg-(g+1) in series, their first members on one switch
+        switch = add(f"sw-{g:02}", CIClass.NETWORK_DEVICE)
+        edge(f"rg-{g:02}-m0", switch, RelType.CONNECTED_VIA)
+        edge(f"rg-{g + 1:02}-m0", switch, RelType.CONNECTED_VIA)
+        pairs += [tuple(sorted((switch, y))) for y in sides[g, 1] + sides[g + 1, 1]]
+    for c in range(6):
+        spofs.append(add(f"cl-{c}", CIClass.CLUSTER, min_members=2))
+        edge(f"core-{c}", f"cl-{c}")
+        for n in range(3):
+            member(f"cl-{c}", add(f"cl-{c}-n{n}", CIClass.SERVER))
+            edge(f"cl-{c}-n{n}", add(f"cl-{c}-vm{n}", CIClass.VIRTUAL_MACHINE), RelType.RUNS_ON)
+        pairs += [tuple(sorted((x, y))) for i, j in ((0, 1), (0, 2), (1, 2))
+                  for x in (f"cl-{c}-n{i}", f"cl-{c}-vm{i}") for y in (f"cl-{c}-n{j}", f"cl-{c}-vm{j}")]
+    for q in range(2):
+        spofs.append(add(f"quorum-{q}", CIClass.CLUSTER, min_members=3))
+        edge(f"core-{q}", f"quorum-{q}")
+        for n in range(5):
+            member(f"quorum-{q}", add(f"quorum-{q}-n{n}", CIClass.MIDDLEWARE))
+        triples += [tuple(f"quorum-{q}-n{n}" for n in combo) for combo in itertools.combinations(range(5), 3)]
+    for b in range(2):
+        spofs.append(add(f"farm-{b}", CIClass.CLUSTER, min_members=20))
+        edge(f"core-{b}", f"farm-{b}")
+        for n in range(40):
+            member(f"farm-{b}", add(f"farm-{b}-n{n:02}", CIClass.SERVER))
+            edge(f"farm-{b}-n{n:02}", add(f"farm-{b}-n{n:02}-vm", CIClass.VIRTUAL_MACHINE), RelType.RUNS_ON)
+            edge(f"farm-{b}-n{n:02}-vm", add(f"farm-{b}-n{n:02}-disk", CIClass.STORAGE_DEVICE), RelType.STORED_ON)
+    edge("svc", add("monitoring"), strength=Strength.SOFT)
+    level, made = ["monitoring"], 0
+    while made < 4070:  # a tree, ten under each
+        below = []
+        for parent in level:
+            for _ in range(10):
+                if made < 4070:
+                    below.append(add(f"probe-{made:04}", CIClass.CLOUD_RESOURCE))
+                    edge(parent, below[-1])
+                    made += 1
+        level = below
+    return Topology(nodes, out), "svc", [(s,) for s in sorted(spofs)] + sorted(pairs), sorted(triples)
+
+
+def test_cut_sets_of_a_service_with_5000_dependencies_are_affordable_and_exact():
+    from impact import continuity
+
+    region, service, expected, triples = _scale_region()
+    assert len(region.nodes) - 1 >= 5000
+    spofs = sum(1 for cut in expected if len(cut) == 1)
+    # testing every pair of CIs that are no SPOF, as before, was over the limit
+    assert comb(len(region.nodes) - 1 - spofs, 2) > continuity.MAX_SCENARIOS * 4
+    assert continuity.cut_sets(region, service, 2) == expected
+    assert continuity.cut_sets(region, service, 3) == expected + triples

@@ -3,8 +3,10 @@ the plain networkx reference in tests/reference.py (loaded into the real Neo4j e
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import networkx as nx
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -12,12 +14,13 @@ from hypothesis import strategies as st
 from neo4j import Driver
 
 from cmdb_graph.connection import Neo4jTarget
-from cmdb_graph.model import RelType
+from cmdb_graph.model import CIClass, RelType, Strength
 from cmdb_graph.schema import reset_database
 from cmdb_graph.store import Store
 from impact import continuity
 from impact.continuity import analyse_continuity
 from impact.impact import analyse_impact
+from impact.topology import CINode, Edge, Topology
 from loaders.native import load_paths
 from tests import reference
 
@@ -103,3 +106,87 @@ def test_spofs_equal_brute_force_and_availability_is_within_its_bound(shared_sto
         exact = reference.exact_availability(reference_graph, service)
         assert abs(result.availability.estimate - exact) <= result.availability.error_bound + 1e-9
         assert result.availability.low - 1e-9 <= exact <= result.availability.high + 1e-9
+
+
+# --- cut sets against brute force, on graphs full of groups -------------------------------------------
+
+GROUP_HEAVY = ["Application", "Server", "Cluster", "RedundancyGroup", "Cluster", "RedundancyGroup"]
+
+
+@st.composite
+def grouped_graphs(draw: st.DrawFn, max_nodes: int = 8, loadable: bool = True) -> tuple[list[dict], list[dict]]:
+    """Every CI under n0 (each has a parent of a lower number), mostly groups: thresholds from
+    1 to 3 (some above their member count), members shared between groups, soft members and
+    soft edges, some cycles; unless `loadable`, HAS_MEMBER from non-groups too (the loaders
+    refuse it, the propagation takes it as an ordinary edge)."""
+    count = draw(st.integers(3, max_nodes))
+    cis = []
+    for n in range(count):
+        cls = draw(st.sampled_from(GROUP_HEAVY))
+        entry = {"id": f"n{n}", "class": cls}
+        if cls in reference.GROUP_CLASSES:
+            entry["min_members"] = draw(st.integers(1, 3))
+        cis.append(entry)
+    parents = [(draw(st.integers(0, n - 1)), n) for n in range(1, count)]
+    extra = draw(st.lists(st.tuples(st.integers(0, count - 1), st.integers(0, count - 1)), max_size=count * 2))
+    relationships, seen = [], set()
+    for a, b in parents + extra:
+        if a == b:
+            continue
+        if a > b and draw(st.integers(0, 3)):  # a few back edges: cycles
+            a, b = b, a
+        group = cis[a]["class"] in reference.GROUP_CLASSES
+        rel_type = draw(st.sampled_from(["HAS_MEMBER", "HAS_MEMBER", "HAS_MEMBER", "DEPENDS_ON"] if group
+                                        else ["DEPENDS_ON", "DEPENDS_ON", "RUNS_ON"] + ([] if loadable else ["HAS_MEMBER"])))
+        if (a, b, rel_type) in seen:
+            continue
+        seen.add((a, b, rel_type))
+        relationships.append({"from": f"n{a}", "to": f"n{b}", "type": rel_type,
+                              "strength": draw(st.sampled_from(["hard", "hard", "hard", "hard", "soft"]))})
+    return cis, relationships
+
+
+def brute_force_cut_sets(graph, service: str, max_size: int) -> list[tuple[str, ...]]:
+    """Every set of at most `max_size` CIs the service needs, smallest first, in id order: the
+    ones that take it down and hold no smaller such set."""
+    candidates = sorted(nx.descendants(graph, service))
+    found: list[tuple[str, ...]] = []
+    for size in range(1, max_size + 1):
+        for combo in itertools.combinations(candidates, size):
+            if not any(set(cut) <= set(combo) for cut in found) \
+                    and reference.states(graph, set(combo)).get(service) == "DOWN":
+                found.append(combo)
+    return found
+
+
+def topology_of(cis: list[dict], relationships: list[dict], service: str) -> Topology:
+    """What dependencies_region fetches for `service`, built without Neo4j."""
+    needed = {service} | nx.descendants(reference.build(cis, relationships), service)
+    nodes = {c["id"]: CINode(c["id"], c["id"], CIClass(c["class"]), min_members=c.get("min_members"))
+             for c in cis if c["id"] in needed}
+    out = {ci_id: sorted((Edge(r["to"], RelType(r["type"]), Strength(r["strength"]))
+                          for r in relationships if r["from"] == ci_id), key=lambda e: (e.target, e.type.value))
+           for ci_id in nodes}
+    return Topology(nodes, out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(graph=grouped_graphs(max_nodes=12, loadable=False))
+def test_cut_sets_equal_brute_force_without_neo4j(graph):
+    """The pruned cut sets on a region built in memory: more and larger graphs than through Neo4j."""
+    cis, relationships = graph
+    expected = brute_force_cut_sets(reference.build(cis, relationships), "n0", 3)
+    region = topology_of(cis, relationships, "n0")
+    assert continuity.cut_sets(region, "n0", 3) == expected
+    assert continuity.cut_sets(region, "n0", 2) == [cut for cut in expected if len(cut) <= 2]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=grouped_graphs(max_nodes=8))
+def test_minimal_cut_sets_equal_brute_force(shared_store: Store, tmp_path: Path, graph):
+    cis, relationships = graph
+    load(shared_store, tmp_path, cis, relationships)
+    expected = brute_force_cut_sets(reference.build(cis, relationships), "n0", 3)
+    result = analyse_continuity(shared_store, "n0", 3)
+    assert [tuple(c.id for c in cut) for cut in result.minimal_cut_sets] == expected
+    assert [c.id for c in result.single_points_of_failure] == [cut[0] for cut in expected if len(cut) == 1]

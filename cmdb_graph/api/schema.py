@@ -16,7 +16,14 @@ from typing import Any
 import anyio
 import pydantic
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import Info
 
 from cmdb_graph.api import reads
@@ -435,12 +442,19 @@ class CmdbSchema(strawberry.Schema):
 
 
 def build_schema(max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES) -> strawberry.Schema:
+    # The limits are graphql-core validation rules. Their rule classes are built once here:
+    # the validation cache is keyed by the rules, and a limiter built per request makes new
+    # classes each time, so nothing was ever a hit (validation was a third of a `ci(id)`).
+    limits = [*QueryDepthLimiter(max_depth=max_depth).validation_rules,
+              *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules]
     return CmdbSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            # dashboards send the same few documents again and again: parse and validate each once
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: AddValidationRules(limits),
             Observability,
         ],
     )

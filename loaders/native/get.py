@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,43 +165,60 @@ LIST_COLUMNS = {"ip_addresses", "tags", "escalation_contacts", "affects", "root_
 MAP_PREFIXES = ("attributes.", "external_ids.")
 
 
-def read_csv(name: str, text: str) -> RawDocument:
-    """`cis*.csv` rows are CIs and `relationships*.csv` rows relationships. Empty cells are
-    unset; list columns split on `;`; `attributes.KEY` and `external_ids.KEY` columns fill maps."""
+def csv_section(name: str) -> str | None:
+    """The section a CSV file's rows belong to, by its name."""
     stem = Path(name).stem.lower()
-    if stem.startswith("cis"):
-        section = "cis"
-    elif stem.startswith("relationships"):
-        section = "relationships"
-    else:
-        return _failed(name, "a CSV file must be named cis*.csv or relationships*.csv")
-    document = RawDocument()
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames:
-        return _failed(name, "empty CSV: the first line must name the columns", 1)
-    for index, row in enumerate(reader):
-        line = reader.line_num
-        location = Location(name, line, section, index)
-        if None in row:
-            document.errors.append((location, "more cells than the header has columns"))
+    return "cis" if stem.startswith("cis") else "relationships" if stem.startswith("relationships") else None
+
+
+def csv_items(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, list[str]]]:
+    """(line, item, problems) per row, one row at a time, so a bulk load can stream a file of
+    any size. Empty cells are unset; list columns split on `;`; `attributes.KEY` and
+    `external_ids.KEY` columns fill maps. `item` is None for a row that cannot be read."""
+    reader = csv.reader(lines)
+    header = [name.strip() for name in next(reader, [])]
+    if not header:
+        yield 1, None, ["empty CSV: the first line must name the columns"]
+        return
+    columns = [(name, name.startswith(MAP_PREFIXES), name in LIST_COLUMNS) for name in header]
+    for row in reader:
+        if not row:
+            continue
+        if len(row) > len(header):
+            yield reader.line_num, None, ["more cells than the header has columns"]
             continue
         item: dict[str, Any] = {}
-        for column, cell in row.items():
-            column = column.strip()
-            cell = (cell or "").strip()
-            if cell == "":
+        problems = []
+        for (column, is_map, is_list), cell in zip(columns, row):
+            cell = cell.strip()
+            if not cell:
                 continue
-            if column.startswith(MAP_PREFIXES):
+            if is_map:
                 prefix, key = column.split(".", 1)
                 item.setdefault(prefix, {})[key] = cell
-            elif column in LIST_COLUMNS:
+            elif is_list:
                 item[column] = [part.strip() for part in cell.split(";") if part.strip()]
             elif column in {"attributes", "external_ids"} and cell.startswith("{"):
                 try:
                     item[column] = json.loads(cell)
                 except json.JSONDecodeError as error:
-                    document.errors.append((location, f"{column}: not valid JSON: {error.msg}"))
+                    problems.append(f"{column}: not valid JSON: {error.msg}")
             else:
                 item[column] = cell
-        document.items[section].append(RawItem(item, location))
+        yield reader.line_num, item, problems
+
+
+def read_csv(name: str, text: str) -> RawDocument:
+    """`cis*.csv` rows are CIs and `relationships*.csv` rows relationships."""
+    section = csv_section(name)
+    if section is None:
+        return _failed(name, "a CSV file must be named cis*.csv or relationships*.csv")
+    document = RawDocument()
+    for index, (line, item, problems) in enumerate(csv_items(text.splitlines())):
+        if item is None and line == 1:
+            return _failed(name, problems[0], 1)
+        location = Location(name, line, section, index)
+        document.errors.extend((location, problem) for problem in problems)
+        if item is not None:
+            document.items[section].append(RawItem(item, location))
     return document
