@@ -3,11 +3,13 @@ and nothing written when any row is bad."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from neo4j import Driver
 
 from cmdb_graph.generate import write_enterprise
+from cmdb_graph.model import Label
 from cmdb_graph.store import Store
 from loaders.native import load_paths
 from loaders.native.bulk import bulk_load
@@ -93,3 +95,25 @@ def test_relationships_may_name_cis_the_database_holds(store: Store, tmp_path: P
     (second / "relationships.csv").write_text("from,to\napp,db\n")
     assert bulk_load(store, [second], source="native", actor="test").ok
     assert store.count_relationships() == 1
+
+
+def test_cli_generates_into_neo4j_and_bulk_loads_a_folder(store: Store, neo4j_env, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from cmdb_graph.cli import app
+
+    runner = CliRunner()
+    generated = runner.invoke(app, ["generate", "--cis", "400", "--seed", "5", "--json"])
+    assert generated.exit_code == 0, generated.output
+    assert store.count(Label.CI) == 400
+
+    written = runner.invoke(app, ["generate", "--cis", "400", "--seed", "5", "--out", str(tmp_path), "--json"])
+    assert written.exit_code == 0, written.output
+    again = runner.invoke(app, ["load", str(tmp_path), "--bulk", "--json"])
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert report["created"] == 0 and report["updated"] == 0  # the same enterprise: nothing changes
+
+    (tmp_path / "relationships.csv").write_text("from,to,type\nnowhere,also-nowhere,DEPENDS_ON\n")
+    refused = runner.invoke(app, ["load", str(tmp_path), "--bulk"])
+    assert refused.exit_code != 0 and "relationships.csv:2" in refused.output and "nothing was written" in refused.output
