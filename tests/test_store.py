@@ -39,15 +39,17 @@ def test_concurrent_updates_from_the_same_version_let_exactly_one_win(shop: Stor
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
-    def attempt(criticality: int) -> None:
+    # every writer really changes something: a writer setting the value the CI already has
+    # changes nothing, keeps the version, and so does not stop the next writer
+    def attempt(writer: int) -> None:
         barrier.wait()
         try:
-            shop.update_ci("web-1", {"criticality": criticality}, 1, actor=f"writer-{criticality}")
+            shop.update_ci("web-1", {"name": f"Web server renamed by writer {writer}"}, 1, actor=f"writer-{writer}")
             outcomes.append("won")
         except ConflictError:
             outcomes.append("conflict")
 
-    threads = [threading.Thread(target=attempt, args=(c,)) for c in (1, 2, 3, 4)]
+    threads = [threading.Thread(target=attempt, args=(w,)) for w in (1, 2, 3, 4)]
     for thread in threads:
         thread.start()
     for thread in threads:
