@@ -107,13 +107,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _is_set(value: Any) -> bool:
+    """Neo4j stores no empty value: None, [] and {} mean the property is absent."""
+    return value is not None and value != [] and value != {}
+
+
 def _content(props: dict[str, Any]) -> dict[str, Any]:
     """Stored properties without bookkeeping, as Python values, empty values dropped."""
-    return {
-        key: _plain(value)
-        for key, value in props.items()
-        if key not in BOOKKEEPING and key != "id" and value is not None and value != [] and value != {}
-    }
+    return {key: _plain(value) for key, value in props.items()
+            if key not in BOOKKEEPING and key != "id" and _is_set(value)}
 
 
 def ci_content(ci: CI) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def ci_content(ci: CI) -> dict[str, Any]:
         props["attributes"] = json.dumps(ci.attributes, sort_keys=True, default=str)
     if ci.external_ids:
         props["external_ids"] = json.dumps(ci.external_ids, sort_keys=True)
-    return {key: value for key, value in props.items() if value is not None and value != [] and value != {}}
+    return {key: value for key, value in props.items() if _is_set(value)}
 
 
 def relationship_content(rel: Relationship) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from cmdb_graph.model import CIClass
 from cmdb_graph.store import Store
 from impact.impact import SlaRef, slas_of
-from impact.propagation import chains_from, group_members, propagate, scenario_bits
+from impact.propagation import chains_from, group_members, losses_to_fall, propagate, scenario_bits
 from impact.topology import AnalysisError, AnalysisLimitError, CIRef, Topology, dependencies_region, require_cis
 
 DATA_CLASSES = frozenset({CIClass.DATABASE, CIClass.STORAGE_DEVICE})
@@ -136,9 +136,9 @@ def _gates(region: Topology, singles: Mapping[str, int], spofs: int) -> list[_Ga
     edges (soft ones too) are its members; a group needing all of them, or more than it has,
     falls at its first loss, a plain union like any hard edge, so it is no gate."""
     gates = []
-    for ci_id, node in region.nodes.items():
+    for ci_id in region.nodes:
         members = group_members(region, ci_id)
-        losses = max(1, len(members) - (node.min_members or 1) + 1)
+        losses = losses_to_fall(region, ci_id)
         if losses < 2:
             continue
         takers = singles.get(ci_id, 0)

@@ -104,12 +104,15 @@ def member_total(topology: Topology, ci_id: str) -> int:
     return node.members if node.members is not None else len(group_members(topology, ci_id))
 
 
+def losses_to_fall(topology: Topology, ci_id: str) -> int:
+    """How many of a group's members must be down for it to go down (fewer than `min_members`
+    up; a group that could never hold falls at its first loss); 0 for a CI without members."""
+    total = member_total(topology, ci_id) if topology.nodes[ci_id].is_group else 0
+    return max(1, total - (topology.nodes[ci_id].min_members or 1) + 1) if total else 0
+
+
 def _gates(topology: Topology) -> dict[str, _Gate]:
-    found = {}
-    for ci_id, node in topology.nodes.items():
-        if node.is_group and (total := member_total(topology, ci_id)):
-            found[ci_id] = _Gate(max(1, total - (node.min_members or 1) + 1))
-    return found
+    return {ci_id: _Gate(losses) for ci_id in topology.nodes if (losses := losses_to_fall(topology, ci_id))}
 
 
 def propagate(topology: Topology, failed: Mapping[str, int], down_only: bool = False) -> Propagation:

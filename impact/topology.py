@@ -111,10 +111,9 @@ def _type_pattern(types: Sequence[RelType]) -> str:
     return ":" + "|".join(RelType(t).value for t in types)
 
 
-NODE_FIELDS = (
-    "[x.id, x.name, x.ci_class, x.status, x.environment, x.criticality, x.owner, x.rto_minutes, "
-    "x.rpo_minutes, x.availability, x.min_members, out]"
-)
+NODE_COLUMNS = ("x.id, x.name, x.ci_class, x.status, x.environment, x.criticality, x.owner, x.rto_minutes, "
+                "x.rpo_minutes, x.availability, x.min_members")
+NODE_FIELDS = f"[{NODE_COLUMNS}, out]"
 
 
 @cache
@@ -147,7 +146,7 @@ MATCH (start)<-[{pattern}*0..]-(x:CI)
 WITH DISTINCT x
 OPTIONAL MATCH (x)<-[r{pattern}]-(s:CI)
 WITH x, collect(CASE WHEN s IS NULL THEN null ELSE [s.id, type(r), r.strength] END) AS needed_by
-RETURN collect({NODE_FIELDS[:-len(", out]")]}, {members}, needed_by]) AS nodes
+RETURN collect([{NODE_COLUMNS}, {members}, needed_by]) AS nodes
 """
 
 
@@ -165,15 +164,23 @@ _REL_TYPES = {t.value: t for t in RelType}
 _STRENGTHS = {s.value: s for s in Strength} | {None: Strength.HARD}
 
 
+def _node(columns: Sequence[Any], members: int | None = None) -> CINode:
+    """A CI from the `NODE_COLUMNS` of its row."""
+    ci_id, name, ci_class, status, environment, criticality, owner, rto, rpo, availability, min_members = columns
+    return CINode(ci_id, name or ci_id, CIClass(ci_class), status, environment, criticality, owner,
+                  rto, rpo, availability, min_members, members)
+
+
+def _sorted_edges(edges: Iterable[Edge]) -> list[Edge]:
+    return sorted(edges, key=lambda e: (e.target, e.type.value))
+
+
 def _topology(rows: list[list[Any]]) -> Topology:
     nodes: dict[str, CINode] = {}
     out: dict[str, list[Edge]] = {}
-    for (ci_id, name, ci_class, status, environment, criticality, owner, rto, rpo, availability, min_members,
-         edges) in rows:
-        nodes[ci_id] = CINode(ci_id, name or ci_id, CIClass(ci_class), status, environment, criticality, owner,
-                              rto, rpo, availability, min_members)
-        out[ci_id] = sorted((Edge(t, _REL_TYPES[k], _STRENGTHS[s]) for t, k, s in edges),
-                            key=lambda e: (e.target, e.type.value))
+    for *columns, edges in rows:
+        node = nodes[columns[0]] = _node(columns)
+        out[node.id] = _sorted_edges(Edge(t, _REL_TYPES[k], _STRENGTHS[s]) for t, k, s in edges)
     return Topology(nodes, out)
 
 
@@ -181,16 +188,13 @@ def _topology_from_incoming(rows: list[list[Any]]) -> Topology:
     """A dependents region, read as each CI's incoming edges (see `_region_query`)."""
     nodes: dict[str, CINode] = {}
     out: dict[str, list[Edge]] = {}
-    for (ci_id, name, ci_class, status, environment, criticality, owner, rto, rpo, availability, min_members,
-         members, needed_by) in rows:
-        nodes[ci_id] = CINode(ci_id, name or ci_id, CIClass(ci_class), status, environment, criticality, owner,
-                              rto, rpo, availability, min_members, members)
+    for *columns, members, needed_by in rows:
+        ci_id = columns[0]
+        nodes[ci_id] = _node(columns, members)
         out.setdefault(ci_id, [])
         for source, kind, strength in needed_by:
             out.setdefault(source, []).append(Edge(ci_id, _REL_TYPES[kind], _STRENGTHS[strength]))
-    for edges in out.values():
-        edges.sort(key=lambda e: (e.target, e.type.value))
-    return Topology(nodes, out)
+    return Topology(nodes, {ci_id: _sorted_edges(edges) for ci_id, edges in out.items()})
 
 
 def dependents_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:

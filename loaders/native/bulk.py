@@ -30,9 +30,9 @@ import marshal
 import tempfile
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,9 +42,19 @@ from pydantic import ValidationError
 
 from cmdb_graph.model import CI, GROUP_CLASSES, CIClass, Label, Relationship, RelType
 from cmdb_graph.store import Store, StoreError, ci_content
-from loaders.native.get import Location, RawDocument, RawItem, csv_items, csv_section, read_file
+from loaders.native.get import (
+    CSV_NAMES,
+    Location,
+    RawDocument,
+    RawItem,
+    csv_items,
+    csv_section,
+    folder_files,
+    read_file,
+)
 from loaders.native.load import KindCounts, LoadReport
 from loaders.native.transform import (
+    ONLY_GROUPS,
     Document,
     LoadError,
     Reference,
@@ -86,28 +96,27 @@ def split_paths(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     csvs: list[Path] = []
     structured: list[Path] = []
     for path in paths:
-        members = sorted(p for p in path.iterdir() if p.suffix.lower() in {".yaml", ".yml", ".json", ".csv"}) \
-            if path.is_dir() else [path]
-        for member in members:
+        for member in folder_files(path) if path.is_dir() else [path]:
             (csvs if member.suffix.lower() == ".csv" else structured).append(member)
     return csvs, structured
 
 
+def _existing_csvs(paths: list[Path]) -> list[Path]:
+    return [p for p in split_paths(paths)[0] if p.exists()]
+
+
 def csv_bytes(paths: list[Path]) -> int:
     """The size of the CSV files a load names (a bulk load is for large ones)."""
-    csvs, _ = split_paths([p for p in paths if p.exists()])
-    return sum(p.stat().st_size for p in csvs if p.exists())
+    return sum(p.stat().st_size for p in _existing_csvs(paths))
 
 
 def count_rows(paths: list[Path]) -> int:
     """Data rows in the CSV files (lines less headers), for the progress bar; a quoted cell
     spanning lines makes it an estimate."""
-    csvs, _ = split_paths([p for p in paths if p.exists()])
     total = 0
-    for path in csvs:
-        if path.exists():
-            with path.open("rb") as handle:
-                total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+    for path in _existing_csvs(paths):
+        with path.open("rb") as handle:
+            total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
     return max(total, 0)
 
 
@@ -141,7 +150,7 @@ def check_csv(paths: list[Path], batch_rows: int, progress: Callable[[int], None
         section = csv_section(path.name)
         if section is None or not path.exists():
             checked.errors.append(LoadError(Location(str(path), None, "file", None), None,
-                                            "no such file" if section else "a CSV file must be named cis*.csv or relationships*.csv"))
+                                            "no such file" if section else CSV_NAMES))
             continue
         for location, item in _valid_rows(path, section, checked.errors, progress):
             if section == "cis":
@@ -203,10 +212,9 @@ def _check_relationship(item: dict[str, Any], location: Location, checked: Check
     if source_class is None:  # perhaps in the database, or a structured file: checked at the end
         members = rel.type is RelType.HAS_MEMBER
         checked.refer(Reference(Label.CI, rel.source, location, "from", GROUP_CLASSES_SET if members else None,
-                                "only a Cluster or RedundancyGroup has members"))
+                                ONLY_GROUPS))
     elif rel.type is RelType.HAS_MEMBER and not source_class.is_group:
-        checked.errors.append(LoadError(location, "from", f"{rel.source!r} is a {source_class.value}; only a Cluster "
-                                                          "or RedundancyGroup has members"))
+        checked.errors.append(LoadError(location, "from", f"{rel.source!r} is a {source_class.value}; {ONLY_GROUPS}"))
     if rel.target not in classes:
         checked.refer(Reference(Label.CI, rel.target, location, "to"))
     add("rel", rel.type.value, [rel.source, rel.target, rel.strength.value])

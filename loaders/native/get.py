@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ def read_paths(paths: list[Path]) -> RawDocument:
     document = RawDocument()
     for path in paths:
         if path.is_dir():
-            members = sorted(p for p in path.iterdir() if p.suffix.lower() in {".yaml", ".yml", ".json", ".csv"})
+            members = folder_files(path)
             if not members:
                 document.errors.append((Location(str(path), None, "file", None), "no .yaml, .json or .csv files here"))
             for member in members:
@@ -91,6 +91,11 @@ def read_paths(paths: list[Path]) -> RawDocument:
         else:
             document.extend(read_file(path))
     return document
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The files of a folder that a load reads, in name order."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".yaml", ".yml", ".json", ".csv"})
 
 
 def read_file(path: Path) -> RawDocument:
@@ -165,6 +170,9 @@ LIST_COLUMNS = {"ip_addresses", "tags", "escalation_contacts", "affects", "root_
 MAP_PREFIXES = ("attributes.", "external_ids.")
 
 
+CSV_NAMES = "a CSV file must be named cis*.csv or relationships*.csv"
+
+
 def csv_section(name: str) -> str | None:
     """The section a CSV file's rows belong to, by its name."""
     stem = Path(name).stem.lower()
@@ -212,7 +220,7 @@ def read_csv(name: str, text: str) -> RawDocument:
     """`cis*.csv` rows are CIs and `relationships*.csv` rows relationships."""
     section = csv_section(name)
     if section is None:
-        return _failed(name, "a CSV file must be named cis*.csv or relationships*.csv")
+        return _failed(name, CSV_NAMES)
     document = RawDocument()
     for index, (line, item, problems) in enumerate(csv_items(text.splitlines())):
         if item is None and line == 1:

@@ -22,6 +22,9 @@ from cmdb_graph.model import (
 from loaders.native.get import Location, RawDocument, RawItem
 
 
+ONLY_GROUPS = "only a Cluster or RedundancyGroup has members"
+
+
 @dataclass(frozen=True)
 class LoadError:
     location: Location
@@ -153,8 +156,7 @@ def _references(
             references.append(Reference(Label.TEAM, ci.owner, item.at("owner"), "owner"))
     for rel, item in zip(document.relationships, rel_items):
         source_classes = frozenset(GROUP_CLASSES) if rel.type is RelType.HAS_MEMBER else None
-        references.append(Reference(Label.CI, rel.source, item.at("from"), "from", source_classes,
-                                    "only a Cluster or RedundancyGroup has members"))
+        references.append(Reference(Label.CI, rel.source, item.at("from"), "from", source_classes, ONLY_GROUPS))
         references.append(Reference(Label.CI, rel.target, item.at("to"), "to"))
     for section, model in RECORD_SECTIONS.items():
         for record, item in zip(getattr(document, section), record_items[section]):
