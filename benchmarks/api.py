@@ -20,13 +20,24 @@ import httpx
 from benchmarks.environment import CLI, Bench, free_port, percentiles
 
 
+# the API key each running service was given, by base URL
+KEYS: dict[str, str] = {}
+
+
+def _authorization(base: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[base]}"} if base in KEYS else {}
+
+
 @contextmanager
 def serving(bench: Bench, workers: int = 1) -> Iterator[str]:
-    """`cmdb-graph serve` on a free loopback port; its base URL until the block ends."""
+    """`cmdb-graph serve` on a free loopback port; its base URL until the block ends. Requests
+    go with a viewer key made for it, as a dashboard's would."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    KEYS[base] = subprocess.run([CLI, "apikey", "create", "--role", "viewer", "--name", f"bench-{port}"],
+                                env=bench.env(), check=True, capture_output=True, text=True).stdout.strip()
     server = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=bench.env(),
                               stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -42,12 +53,14 @@ def serving(bench: Bench, workers: int = 1) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=60)
+        KEYS.pop(base, None)
 
 
 def graphql(base: str, query: str, variables: dict[str, Any] | None = None) -> tuple[float, dict[str, Any], int]:
     """(milliseconds, data, Neo4j round trips) of one request; a GraphQL error raises."""
     started = time.perf_counter()
-    response = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables or {}}, timeout=120)
+    response = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables or {}}, timeout=120,
+                          headers=_authorization(base))
     elapsed = (time.perf_counter() - started) * 1000
     body = response.json()
     if response.status_code != 200 or body.get("errors"):
@@ -56,7 +69,8 @@ def graphql(base: str, query: str, variables: dict[str, Any] | None = None) -> t
 
 
 def _request(port: int, body: bytes) -> bytes:
-    return (f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    key = "".join(f"{name}: {value}\r\n" for name, value in _authorization(f"http://127.0.0.1:{port}").items())
+    return (f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{key}"
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 

@@ -48,10 +48,12 @@ def main() -> int:
     cli = os.path.join(os.path.dirname(sys.executable), "cmdb-graph")
     subprocess.run([cli, "demo"], check=True, stdout=subprocess.DEVNULL)
     port = free_port()
+    key = subprocess.run([cli, "apikey", "create", "--role", "viewer", "--name", f"latency-{port}"], check=True,
+                         capture_output=True, text=True).stdout.strip()
     server = subprocess.Popen([cli, "serve", "--port", str(port)], stdout=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
             deadline = time.monotonic() + 60
             while True:
                 try:

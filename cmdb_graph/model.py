@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator, model_validator
 
 
 class Layer(str, Enum):
@@ -118,6 +118,7 @@ class Label(str, Enum):
     BLACKOUT = "Blackout"
     AUDIT_ENTRY = "AuditEntry"
     SYNC_RUN = "SyncRun"
+    API_KEY = "ApiKey"
 
 
 class RecordRel(str, Enum):
@@ -141,6 +142,16 @@ class RecordRel(str, Enum):
 BOOKKEEPING = ("version", "created_at", "updated_at", "source", "first_seen", "last_seen", "sync_tag", "reported_by")
 # Kept as they are when an item changes: the importers' claims (see loaders/sync/).
 SYNC_BOOKKEEPING = ("sync_tag", "reported_by")
+
+
+_STRIPPED = TypeAdapter(typing.Annotated[str, StringConstraints(strip_whitespace=True)])
+
+
+def stored_text(text: str) -> str:
+    """A text as the models keep it: surrounding whitespace stripped the way pydantic strips it
+    (Unicode White_Space; `str.strip` also drops control characters such as \\x1f), so an id
+    read back after a write is the id that was written."""
+    return _STRIPPED.validate_python(text)
 
 
 class ModelBase(BaseModel):

@@ -76,8 +76,19 @@ class Settings(BaseSettings):
                              description="service processes; each has its own drivers, metrics count per process")
     api_max_depth: int = Field(default=12, ge=2, le=50)
     api_max_aliases: int = Field(default=30, ge=1, le=1000)
+    api_max_cost: int = Field(default=100_000, ge=100,
+                              description="the most fields an operation may resolve, counting each list at its page size")
+    api_max_body_bytes: int = Field(default=1_000_000, ge=1_000, description="the largest request body")
+    api_tx_timeout_seconds: float = Field(default=30.0, gt=0,
+                                          description="bounds each Neo4j transaction a request opens")
+    api_analysis_slots: int = Field(default=4, ge=1, le=64,
+                                    description="analyses a service process runs at once; more wait for a slot")
     api_retry_seconds: float = Field(default=5.0, ge=0, description="how long a request retries a lost Neo4j")
-    api_actor: str = Field(default="api", description="the name audit entries give writes through the API")
+    api_auth: bool = Field(default=True, description="require an API key (`Authorization: Bearer`); off only for "
+                                                     "a service nobody else can reach")
+    api_key_cache_seconds: float = Field(default=5.0, ge=0,
+                                         description="how long a checked key is trusted; a revoked key stops within this")
+    api_actor: str = Field(default="api", description="the name audit entries give writes when api_auth is off")
     actor: str = Field(default_factory=_default_actor)
 
     @field_validator("bolt_host")

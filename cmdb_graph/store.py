@@ -430,6 +430,9 @@ def write_plan(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     advance = progress or (lambda n: None)
+    # what goes with a deleted CI (its relationships, its place in records' links) is a change
+    # like any other: versioned and audited
+    plan.changes += _relationships_going_with(tx, plan) + _records_losing_links(tx, plan)
     ci_rows = [
         {
             "id": c.key,
@@ -510,6 +513,75 @@ DELETE_CI = "MATCH (n:CI {id: $id}) DETACH DELETE n"
 
 def _delete_ci_now(tx: ManagedTransaction, ci_id: str) -> None:
     tx.run(DELETE_CI, id=ci_id).consume()
+
+
+# A deleted CI's relationships (either way, to other CIs) go with it.
+RELATIONSHIPS_OF_CIS = """
+UNWIND $ids AS id
+MATCH (n:CI {id: id})-[r]-(:CI)
+RETURN startNode(r).id AS source, type(r) AS type, endNode(r).id AS target, properties(r) AS props
+"""
+
+
+def _relationships_going_with(tx: ManagedTransaction, plan: WritePlan) -> list[ItemChange]:
+    """Delete changes for the relationships of the CIs the plan deletes that it does not
+    delete itself, so that each leaves its own audit entry."""
+    ids = [c.key for c in plan.of(Label.CI.value, "delete")]
+    if not ids:
+        return []
+    planned = {c.key for c in plan.of(RELATIONSHIP_KIND, "delete")}
+    going: dict[str, ItemChange] = {}
+    for record in tx.run(RELATIONSHIPS_OF_CIS, ids=ids):
+        key = relationship_key(record["source"], record["type"], record["target"])
+        if key in planned or key in going:
+            continue
+        props = dict(record["props"])
+        before = _content(props)
+        going[key] = ItemChange(RELATIONSHIP_KIND, key, "delete", before, None, sorted(before),
+                                row={"version": int(props.get("version") or 0) + 1, "source": record["source"],
+                                     "type": record["type"], "target": record["target"]})
+    return list(going.values())
+
+
+RECORDS_LINKED_TO_CIS = """
+UNWIND $ids AS id
+MATCH (:CI {id: id})<-[]-(record)
+WHERE NOT record:CI
+RETURN DISTINCT labels(record) AS labels, record.id AS id
+"""
+
+
+def _records_losing_links(tx: ManagedTransaction, plan: WritePlan) -> list[ItemChange]:
+    """Update changes for the records that link to the CIs the plan deletes: each loses
+    those links, with a new version and an audit entry."""
+    deleted = {c.key for c in plan.of(Label.CI.value, "delete")}
+    if not deleted:
+        return []
+    planned = {(c.kind, c.key) for c in plan.changes}
+    linking: dict[str, list[str]] = defaultdict(list)
+    for record in tx.run(RECORDS_LINKED_TO_CIS, ids=sorted(deleted)):
+        for label in record["labels"]:
+            if (label, record["id"]) not in planned:
+                linking[label].append(record["id"])
+    now = _now()
+    changes = []
+    for model in RECORD_SECTIONS.values():
+        ids = linking.get(model.label.value)
+        if not ids:
+            continue
+        for record_id, stored in _existing_records(tx, model, ids).items():
+            after = _content(stored)
+            edges: dict[str, list[str]] = {}
+            for key, (_rel, target) in model.edges.items():
+                targets = stored.get(f"->{key}", [])
+                edges[key] = [t for t in targets if t not in deleted] if target is Label.CI else list(targets)
+                after.pop(f"->{key}", None)
+                if edges[key]:
+                    after[f"->{key}"] = edges[key]
+            change = _plan_item(model.label.value, record_id, after, stored, now, stored.get("source") or "api")
+            change.row.update(edges=edges)
+            changes.append(change)
+    return changes
 
 
 DELETE_RELATIONSHIP = """
@@ -611,19 +683,28 @@ COUNT_RELATIONSHIPS = "MATCH (:CI)-[r]->(:CI) RETURN count(r) AS n"
 
 
 class Store:
-    def __init__(self, driver: Driver, database: str = "neo4j", batch_size: int = 2000) -> None:
+    def __init__(self, driver: Driver, database: str = "neo4j", batch_size: int = 2000,
+                 tx_timeout: float | None = None) -> None:
+        """`tx_timeout` bounds every transaction that does not set its own (the service's
+        requests); None leaves the server's default."""
         self.driver = driver
         self.database = database
         self.batch_size = batch_size
+        self.tx_timeout = tx_timeout
+
+    def _bounded(self, work: Callable[[ManagedTransaction], Any]) -> Callable[[ManagedTransaction], Any]:
+        if self.tx_timeout is None or hasattr(work, "timeout"):
+            return work
+        return unit_of_work(timeout=self.tx_timeout)(work)
 
     # reads run in read transactions, so a cluster serves them from its secondaries
     def _read(self, work: Callable[[ManagedTransaction], Any]) -> Any:
         with self.driver.session(database=self.database) as session:
-            return session.execute_read(work)
+            return session.execute_read(self._bounded(work))
 
     def _write(self, work: Callable[[ManagedTransaction], Any]) -> Any:
         with self.driver.session(database=self.database) as session:
-            return session.execute_write(work)
+            return session.execute_write(self._bounded(work))
 
     def in_transaction(self, work: Callable[[ManagedTransaction], Any], *, write: bool,
                        timeout: float | None = None) -> Any:
@@ -705,18 +786,30 @@ class Store:
         progress: Callable[[int], None] | None = None,
         expected: dict[tuple[str, str], int] | None = None,
         must_be_new: set[tuple[str, str]] | None = None,
+        lock_all: bool = False,
     ) -> WritePlan:
         """Write a whole document in one transaction: all of it, or nothing. `expected` maps
         (kind, id) to the version the writer read; those items are locked before they are
-        compared, so concurrent writers cannot both pass."""
+        compared, so concurrent writers cannot both pass. `lock_all` (the service's writes,
+        which race each other) locks every item the document writes before reading it, and
+        the source CI of every relationship: concurrent writers of one item then queue up, each
+        planning from what the one before committed, instead of both writing the same next
+        version. An id not stored yet is locked through its unique index entry; creators racing
+        for it deadlock, and the retried transaction finds the winner's item."""
 
         def work(tx: ManagedTransaction) -> WritePlan:
-            by_label: dict[str, list[str]] = defaultdict(list)
-            for kind, key in sorted((expected or {}).keys()):
+            by_label: dict[str, set[str]] = defaultdict(set)
+            for kind, key in (expected or {}).keys():
                 if kind in Label._value2member_map_:
-                    by_label[kind].append(key)
-            for kind, keys in by_label.items():
-                tx.run(LOCK_NODES[Label(kind)], ids=keys).consume()
+                    by_label[kind].add(key)
+            if lock_all:
+                by_label[Label.CI.value].update(ci.id for ci in document.cis)
+                by_label[Label.CI.value].update(rel.source for rel in document.relationships)
+                for section, model in RECORD_SECTIONS.items():
+                    by_label[model.label.value].update(record.id for record in getattr(document, section))
+            for kind in sorted(by_label):  # one order for every writer: no lock-order deadlocks
+                if by_label[kind]:
+                    tx.run(LOCK_NODES[Label(kind)], ids=sorted(by_label[kind])).consume()
             plan = self.plan(tx, document, source)
             check_expectations(plan, expected or {}, must_be_new or set())
             write_plan(tx, plan, actor, self.batch_size, progress)

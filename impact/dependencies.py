@@ -21,14 +21,17 @@ class Dependency(BaseModel):
     evidence: Evidence
 
 
+MAX_WINDOW_DAYS = 36_500
+
+
 def analyse_dependencies(
     store: Store, ci_id: str, max_depth: int | None = None, change_window_days: float = 30,
     now: datetime | None = None,
 ) -> list[Dependency]:
     if max_depth is not None and max_depth < 1:
         raise AnalysisError("maxDepth: give 1 or more hops")
-    if change_window_days < 0:
-        raise AnalysisError("changeWindowDays: give 0 or more days")
+    if not 0 <= change_window_days <= MAX_WINDOW_DAYS:  # beyond, `until - days` overflows (an INTERNAL error)
+        raise AnalysisError(f"changeWindowDays: give 0 to {MAX_WINDOW_DAYS:,} days")
     (ci_id,) = require_cis(store, [ci_id], "id")
     region = dependencies_region(store, [ci_id])
     chains = chains_from(region, ci_id, max_depth)

@@ -100,9 +100,12 @@ def _cycles(graph: Topology) -> list[list[str]]:
     return sorted(sorted(c) for c in nx.strongly_connected_components(digraph) if len(c) > 1)
 
 
+MAX_DAYS = 36_500
+
+
 def analyse_health(store: Store, stale_days: float = 30, now: datetime | None = None) -> CmdbHealth:
-    if stale_days <= 0:
-        raise AnalysisError("staleDays: give a positive number of days")
+    if not 0 < stale_days <= MAX_DAYS:  # beyond, `now - days` overflows (an INTERNAL error)
+        raise AnalysisError(f"staleDays: give a positive number of days, at most {MAX_DAYS:,}")
     now = now or datetime.now(timezone.utc)
     graph = whole_graph(store)
     rows = store.rows(CI_FACTS)[0]["rows"]

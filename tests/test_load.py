@@ -82,6 +82,20 @@ def test_changing_a_ci_class_moves_its_label(store: Store, tmp_path: Path):
     assert set(records[0]["labels"]) == {"CI", "VirtualMachine"}
 
 
+def test_a_group_with_members_cannot_stop_being_a_group(store: Store, tmp_path: Path):
+    assert load_paths(store, [DATA / "shop.yaml"], actor="t").ok
+    before = graph_counts(store.driver)
+    changed = tmp_path / "farm.yaml"
+    changed.write_text("cis:\n  - {id: web-2, class: Server}\n  - {id: web-farm, class: NetworkDevice}\n")
+    report = load_paths(store, [changed], actor="t")
+    assert report.errors == [f"{changed}:3: cis[1].class: only a Cluster or RedundancyGroup has members, and this CI "
+                             "has 2 (web-1, web-2); remove its HAS_MEMBER relationships first"]
+    assert graph_counts(store.driver) == before
+    # another group class keeps them
+    changed.write_text("cis:\n  - {id: web-farm, class: RedundancyGroup, min_members: 1}\n")
+    assert load_paths(store, [changed], actor="t").ok
+
+
 def test_a_bad_row_writes_nothing_and_names_file_line_and_field(store: Store, tmp_path: Path):
     load(store, DATA / "shop.yaml")
     before = graph_counts(store.driver)

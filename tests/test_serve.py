@@ -39,12 +39,16 @@ def test_serve_answers_graphql_over_http_and_stops_cleanly(store: Store, neo4j_t
         **os.environ, "NEO4J_URI": neo4j_target.uri, "NEO4J_USER": neo4j_target.user,
         "NEO4J_PASSWORD": neo4j_target.password, "CMDB_GRAPH_HOME": str(tmp_path),
     }
+    key = subprocess.run([str(CLI), "apikey", "create", "--role", "viewer", "--name", "serve-test"], env=env, text=True,
+                         capture_output=True, check=True).stdout.strip()
+    assert key.startswith("cmdbg_") and "\n" not in key
     server = subprocess.Popen(
         [str(CLI), "serve", "--port", str(port)], env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                          headers={"Authorization": f"Bearer {key}"}) as client:
             wait_until_ready(client, server)
             assert client.get("/healthz").json() == {"status": "ok"}
             response = client.post("/graphql", json={

@@ -36,7 +36,7 @@ class ApprovalRoute(Enum):
 
 async def _run(info: Info[Context, None], analysis: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     store = info.context.store
-    return await anyio.to_thread.run_sync(lambda: analysis(store, *args, **kwargs))
+    return await anyio.to_thread.run_sync(lambda: analysis(store, *args, **kwargs), limiter=info.context.analysis_slots)
 
 
 async def _one(info: Info[Context, None], ci_id: str) -> CI:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -14,7 +15,11 @@ from strawberry.fastapi import GraphQLRouter
 
 from cmdb_graph import __version__
 from cmdb_graph.api import reads
+from cmdb_graph.access.roles import Role
 from cmdb_graph.api.context import Context
+from cmdb_graph.api.errors import UNAVAILABLE_MESSAGE, Code
+from cmdb_graph.api.limits import BodySizeLimit
+from cmdb_graph.api.permissions import KeyCache, Principal, Unauthenticated, bearer_secret
 from cmdb_graph.api.schema import build_schema
 from cmdb_graph.connection import Neo4jTarget, resolve_neo4j
 from cmdb_graph.settings import Settings
@@ -32,6 +37,10 @@ class Metrics:
         self.latency = Histogram(
             "cmdb_graph_graphql_request_seconds", "GraphQL operation latency", ["operation"], registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.refused = Counter(
+            "cmdb_graph_requests_refused", "GraphQL requests answered before running: no valid key, or no Neo4j to "
+            "check it against", ["reason"], registry=self.registry,
         )
 
     def observe(self, operation: str, outcome: str, seconds: float) -> None:
@@ -53,8 +62,11 @@ def create_app(settings: Settings | None = None, target: Neo4jTarget | None = No
         # uses the synchronous driver; mutations run it in a worker thread.
         sync_driver = resolved.driver(config.api_retry_seconds)
         app.state.target = resolved
+        # analyses are CPU-bound Python: a burst of them waits for a slot instead of taking
+        # every worker thread from the writes and the other requests
+        app.state.analysis_slots = anyio.CapacityLimiter(config.api_analysis_slots)
         app.state.async_driver = async_driver
-        app.state.store = Store(sync_driver, resolved.database, config.batch_size)
+        app.state.store = Store(sync_driver, resolved.database, config.batch_size, tx_timeout=config.api_tx_timeout_seconds)
         try:
             yield
         finally:
@@ -64,13 +76,42 @@ def create_app(settings: Settings | None = None, target: Neo4jTarget | None = No
                 resolved.release()
 
     app = FastAPI(title="cmdb-graph", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=config.api_max_body_bytes)
+    keys = KeyCache(config.api_key_cache_seconds)
+    service = Principal(name=config.api_actor, role=Role.ADMIN, actor=config.api_actor)
+
+    async def principal(request: Request) -> Principal | None:
+        if not config.api_auth:
+            return service
+        if request.method == "GET" and "query" not in request.query_params:
+            return None  # the GraphiQL page itself; its queries come back with the key
+        state = request.app.state
+        secret = bearer_secret(request.headers.get("authorization"))
+        return await keys.principal(state.async_driver, state.target.database, secret)
 
     async def context(request: Request, response: Response) -> Context:
         state = request.app.state
-        reader = reads.Reader(state.async_driver, state.target.database)
-        return Context(reader, state.store, config, config.api_actor, metrics)
+        reader = reads.Reader(state.async_driver, state.target.database, timeout=config.api_tx_timeout_seconds)
+        context = Context(reader, state.store, config, await principal(request), metrics)
+        context.analysis_slots = state.analysis_slots
+        return context
 
-    schema = build_schema(max_depth=config.api_max_depth, max_aliases=config.api_max_aliases)
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, error: Unauthenticated) -> JSONResponse:
+        metrics.refused.labels("unauthenticated").inc()
+        return JSONResponse({"errors": [{"message": str(error), "extensions": {"code": Code.UNAUTHENTICATED.value}}]},
+                            status_code=401, headers={"WWW-Authenticate": 'Bearer realm="cmdb-graph"'})
+
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # the key lookup found Neo4j gone: the same answer a query would get, with 503
+        metrics.refused.labels("unavailable").inc()
+        return JSONResponse({"errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": {"code": Code.UNAVAILABLE.value}}]},
+                            status_code=503)
+
+    app.add_exception_handler(ServiceUnavailable, database_unavailable)
+    app.add_exception_handler(SessionExpired, database_unavailable)
+
+    schema = build_schema(max_depth=config.api_max_depth, max_aliases=config.api_max_aliases, max_cost=config.api_max_cost)
     app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
 
     @app.get("/healthz", include_in_schema=False)

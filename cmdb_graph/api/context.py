@@ -80,11 +80,19 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, reader: reads.Reader, store: Store, settings: Settings, actor: str, metrics: Any = None) -> None:
+    def __init__(self, reader: reads.Reader, store: Store, settings: Settings, principal: Any, metrics: Any = None) -> None:
+        """`principal`: who the request acts for (`api.permissions.Principal`); None only
+        for the GraphiQL page, which runs nothing."""
         super().__init__()
         self.reader = reader
         self.loaders = Loaders(reader)
         self.store = store
         self.settings = settings
-        self.actor = actor
+        self.principal = principal
         self.metrics = metrics
+        self.analysis_slots: Any = None  # the service's limiter for analyses (None: anyio's default pool)
+
+    @property
+    def actor(self) -> str:
+        """How audit entries name this request's writes: its key."""
+        return self.principal.actor

@@ -6,7 +6,7 @@ from enum import Enum
 from typing import Any
 
 from graphql import GraphQLError
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, TransientError
 from pydantic import ValidationError
 
 from impact.topology import AnalysisError, AnalysisLimitError
@@ -18,6 +18,8 @@ class Code(str, Enum):
     VALIDATION = "VALIDATION"
     CONFLICT = "CONFLICT"
     LIMIT = "LIMIT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -27,6 +29,9 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.details = details
+
+
+COST_PREFIX = "query cost limit"
 
 
 def limit_error(message: str) -> ApiError:
@@ -48,6 +53,16 @@ def pydantic_errors(error: ValidationError, prefix: str) -> ApiError:
 
 
 UNAVAILABLE_MESSAGE = "the graph database is unavailable; try again shortly"
+TIMED_OUT_MESSAGE = "the request ran longer than its database transaction may (api_tx_timeout_seconds); ask for less"
+
+
+# Neo4j ends a transaction past its timeout with TransactionTimedOut..., or, when it was
+# waiting for a lock at that moment, with LockClientStopped
+TIMEOUT_CODES = ("Neo.ClientError.Transaction.TransactionTimedOut", "Neo.ClientError.Transaction.LockClientStopped")
+
+
+def timed_out(error: BaseException) -> bool:
+    return isinstance(error, ClientError) and (error.code or "").startswith(TIMEOUT_CODES)
 
 
 def classify(original: BaseException | None, message: str) -> tuple[Code, str, dict[str, Any]]:
@@ -69,6 +84,10 @@ def classify(original: BaseException | None, message: str) -> tuple[Code, str, d
     if isinstance(original, ValidationError):
         error = pydantic_errors(original, "")
         return error.code, str(error), error.details
+    if original is not None and timed_out(original):
+        return Code.LIMIT, TIMED_OUT_MESSAGE, {"limit": "transaction timeout"}
+    if isinstance(original, TransientError):  # a deadlock or lock wait that outlasted the driver's retries
+        return Code.CONFLICT, "the write collided with concurrent writes and was not applied; try again", {}
     if isinstance(original, (ServiceUnavailable, SessionExpired, ConnectionError, OSError)):
         return Code.UNAVAILABLE, UNAVAILABLE_MESSAGE, {}
     if original is None:
@@ -76,6 +95,8 @@ def classify(original: BaseException | None, message: str) -> tuple[Code, str, d
             return Code.LIMIT, f"query depth limit: {message}", {"limit": "depth"}
         if "aliases found" in message:
             return Code.LIMIT, f"alias limit: {message}", {"limit": "aliases"}
+        if message.startswith(COST_PREFIX):
+            return Code.LIMIT, message, {"limit": "cost"}
         return Code.VALIDATION, message, {}
     return Code.INTERNAL, "internal error; the server log has the details", {}
 

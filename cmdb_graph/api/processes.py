@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from cmdb_graph.api import reads
 from cmdb_graph.api.context import Context
+from cmdb_graph.api.permissions import CanEdit
 from cmdb_graph.api.types import RECORD_TYPES, record_from_props
 from cmdb_graph.model import Change, Label
 from cmdb_graph.processes import changes, incidents, problems
@@ -124,7 +125,7 @@ def _now() -> datetime:
 
 async def _run(info: Info[Context, None], work: Any) -> Any:
     store = info.context.store
-    return await anyio.to_thread.run_sync(lambda: work(store))
+    return await anyio.to_thread.run_sync(lambda: work(store), limiter=info.context.analysis_slots)
 
 
 From = Annotated[datetime | None, strawberry.argument(name="from", description="period start (default: 30 days before `to`)")]
@@ -183,13 +184,14 @@ ChangeType = RECORD_TYPES[Label.CHANGE]
 
 @strawberry.type
 class ProcessMutation:
-    @strawberry.mutation(description="Escalate every open incident whose deadlines call for it, with level and reason")
+    @strawberry.mutation(description="Escalate every open incident whose deadlines call for it, with level and reason",
+                         permission_classes=[CanEdit])
     async def escalate_incidents(self, info: Info[Context, None], dry_run: bool = False) -> EscalationRun:
         run = await _run(info, lambda store: incidents.escalate_incidents(store, _now(), info.context.actor, dry_run))
         return EscalationRun.from_pydantic(run)
 
     @strawberry.mutation(description="Attach a fresh change-impact analysis to a change (risk, route, services, "
-                                     "people to notify, windows) at the version you read")
+                                     "people to notify, windows) at the version you read", permission_classes=[CanEdit])
     async def assess_change(self, info: Info[Context, None], id: strawberry.ID, expected_version: int) -> ChangeType:  # type: ignore[valid-type]
         def write(store: Any) -> None:
             found = store.get_record(Change, str(id))

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
 
 from cmdb_graph.model import RECORD_SECTIONS, Label, RecordRel, temporal_fields
 
@@ -34,10 +34,12 @@ class Reader:
     driver: AsyncDriver
     database: str
     round_trips: int = 0
+    timeout: float | None = None  # bounds each transaction (the service's per-request limit)
 
     async def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         self.round_trips += 1
 
+        @unit_of_work(timeout=self.timeout)
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, params)
             return [record.data() async for record in result]

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import pydantic
@@ -27,10 +27,14 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from cmdb_graph.api import reads
+from cmdb_graph.access.roles import Role
+from cmdb_graph.api.access import AccessMutation, AccessQuery
 from cmdb_graph.api.analyses import AnalysisQuery
 from cmdb_graph.api.context import Context
 from cmdb_graph.api.errors import ApiError, Code, limit_error, validation_error, with_code
 from cmdb_graph.api.knowledge import KnowledgeQuery
+from cmdb_graph.api.limits import cost_limit
+from cmdb_graph.api.permissions import CanEdit, require
 from cmdb_graph.api.processes import ProcessMutation, ProcessQuery
 from cmdb_graph.api.types import (
     CI,
@@ -54,7 +58,17 @@ from cmdb_graph.api.types import (
     relationship_from_row,
 )
 from cmdb_graph.lifecycle import LIFECYCLES, TransitionError, check_transition
-from cmdb_graph.model import OPEN_INCIDENT_STATUSES, RECORD_SECTIONS, Incident, Label, RelType
+from cmdb_graph.model import (
+    OPEN_INCIDENT_STATUSES,
+    RECORD_SECTIONS,
+    ChangeState,
+    ChangeType,
+    Incident,
+    Label,
+    RelType,
+    stored_text,
+)
+from cmdb_graph.processes.changes import PRE_APPROVED
 from cmdb_graph.processes.incidents import deadlines_for, slas_of_incidents
 from cmdb_graph.processes.rules import RuleError, apply_rules
 from cmdb_graph.processes.records import RecordError, write_records
@@ -66,6 +80,7 @@ MAX_PAGE = 500
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_BATCH = 5000
+MAX_COST = 100_000
 
 
 def page_size(first: int | None) -> int:
@@ -195,7 +210,7 @@ def _merge_types(name: str, bases: tuple[type, ...], extra: dict[str, Any]) -> t
 
 
 Query = _merge_types(
-    "Query", (CoreQuery, AnalysisQuery, KnowledgeQuery, ProcessQuery),
+    "Query", (CoreQuery, AnalysisQuery, KnowledgeQuery, ProcessQuery, AccessQuery),
     {k: v for label in RECORD_FIELD_NAMES for k, v in _record_query_fields(label).items()},
 )
 
@@ -248,25 +263,26 @@ def _check_batch(items: list[Any], argument: str) -> None:
 def _ci_document_row(value: CIInput) -> dict[str, Any]:
     data = input_to_dict(value)
     data.pop("expected_version", None)
-    data["id"] = str(data["id"])
+    data["id"] = stored_text(str(data["id"]))
     return {key: item for key, item in data.items() if item is not None}
 
 
 @strawberry.type
 class CoreMutation:
-    @strawberry.mutation(name="upsertCIs", description="Create or replace CIs, all or nothing")
+    @strawberry.mutation(name="upsertCIs", description="Create or replace CIs, all or nothing", permission_classes=[CanEdit])
     async def upsert_cis(self, info: Info[Context, None], input: list[CIInput]) -> list[CI]:
         _check_batch(input, "input")
         rows = [_ci_document_row(value) for value in input]
         expected = {
-            (Label.CI.value, str(value.id)): value.expected_version
+            (Label.CI.value, stored_text(str(value.id))): value.expected_version
             for value in input if value.expected_version not in (None, strawberry.UNSET)
         }
         await anyio.to_thread.run_sync(lambda: _write_document(info.context, {"cis": rows}, "input", expected))
         found = await reads.cis_by_id(info.context.reader, [row["id"] for row in rows])
         return [ci_from_props(found[row["id"]]) for row in rows]
 
-    @strawberry.mutation(name="deleteCI", description="Delete a CI at the version you read; one others depend on needs force")
+    @strawberry.mutation(name="deleteCI", description="Delete a CI at the version you read; one others depend on needs force",
+                         permission_classes=[CanEdit])
     async def delete_ci(
         self, info: Info[Context, None], id: strawberry.ID, expected_version: int, force: bool | None = False
     ) -> DeleteResult:
@@ -275,11 +291,12 @@ class CoreMutation:
         )
         return DeleteResult(id=id, deleted=True)
 
-    @strawberry.mutation(description="Create or update relationships, all or nothing")
+    @strawberry.mutation(description="Create or update relationships, all or nothing", permission_classes=[CanEdit])
     async def upsert_relationships(self, info: Info[Context, None], input: list[RelationshipInput]) -> list[Relationship]:
         _check_batch(input, "input")
         rows = [
-            {"from": str(v.source), "to": str(v.target), "type": v.type.value, "strength": v.strength.value}
+            {"from": stored_text(str(v.source)), "to": stored_text(str(v.target)), "type": v.type.value,
+             "strength": v.strength.value}
             for v in input
         ]
         await anyio.to_thread.run_sync(lambda: _write_document(info.context, {"relationships": rows}, "input"))
@@ -291,16 +308,18 @@ class CoreMutation:
             if (row["source"], row["type"], row["target"]) in wanted
         ]
 
-    @strawberry.mutation(description="Delete one relationship (at the version you read, when given)")
+    @strawberry.mutation(description="Delete one relationship (at the version you read, when given)",
+                         permission_classes=[CanEdit])
     async def delete_relationship(
-        self, info: Info[Context, None], source: strawberry.ID, target: strawberry.ID,
-        type: RelationshipType, expected_version: int | None = None,  # type: ignore[valid-type]
+        # `source` is the permission extension's own parameter name, hence `source_id`
+        self, info: Info[Context, None], source_id: Annotated[strawberry.ID, strawberry.argument(name="source")],
+        target: strawberry.ID, type: RelationshipType, expected_version: int | None = None,  # type: ignore[valid-type]
     ) -> DeleteResult:
         rel_type = RelType(type.value if hasattr(type, "value") else type)
-        key = relationship_key(str(source), rel_type, str(target))
+        key = relationship_key(str(source_id), rel_type, str(target))
         await anyio.to_thread.run_sync(
             lambda: info.context.store.delete_relationship(
-                str(source), rel_type, str(target), expected_version, info.context.actor
+                str(source_id), rel_type, str(target), expected_version, info.context.actor
             )
         )
         return DeleteResult(id=strawberry.ID(key), deleted=True)
@@ -341,6 +360,25 @@ def _rules(context: Context, label: Label, before: Any, data: dict[str, Any], no
         return {}  # the document check reports it, with the field
 
 
+DECISIONS = {ChangeState.APPROVED, ChangeState.REJECTED}
+
+
+def _check_decision(info: Info[Context, None], label: Label, before: Any, data: dict[str, Any]) -> None:
+    """Approving or rejecting a change is the change manager's (or the CAB's, through
+    them); a change the catalogue pre-approves needs no one. Checked before the process
+    rules, so a refusal says FORBIDDEN rather than what the approval would lack, and again
+    after them, once they have routed a standard change."""
+    if label is not Label.CHANGE:
+        return
+    state, kind, route = (getattr(v, "value", v) for v in (data.get("state"), data.get("type"), data.get("approval_route")))
+    wanted = ChangeState(state) if state else None
+    if wanted not in DECISIONS or (before is not None and before.state is wanted):
+        return
+    if wanted is ChangeState.APPROVED and (route == PRE_APPROVED or (route is None and kind == ChangeType.STANDARD.value)):
+        return  # the catalogue decides (a standard change not yet routed is routed by the rules)
+    require(info, Role.CHANGE_MANAGER, f"moving a change to {wanted.value}")
+
+
 def _record_mutation_fields(label: Label) -> dict[str, Any]:
     model = MODEL_BY_LABEL[label]
     section = next(s for s, m in RECORD_SECTIONS.items() if m is model)
@@ -352,14 +390,16 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
 
     async def create(info: Info[Context, None], input: Any) -> Any:
         data = input_to_dict(input)
-        data["id"] = str(data["id"])
+        data["id"] = stored_text(str(data["id"]))
 
         def write() -> None:
             now = datetime.now(timezone.utc)
             if label is Label.INCIDENT:
                 _with_severity(info.context, data)
                 _with_deadlines(info.context, data, now)
+            _check_decision(info, label, None, data)
             extra = _rules(info.context, label, None, data, now, "input")
+            _check_decision(info, label, None, data)
             _write_document(info.context, {section: [data], **extra}, "input", must_be_new={(label.value, data["id"])})
 
         await anyio.to_thread.run_sync(write)
@@ -381,7 +421,9 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
                     field = f"patch.{lifecycle[0]}"
                     raise validation_error(f"{field}: {error}", fields=[{"field": field, "message": str(error)}]) from error
             data = {**record.model_dump(mode="python"), **changes}
+            _check_decision(info, label, record, data)
             extra = _rules(info.context, label, record, data, datetime.now(timezone.utc), "patch")
+            _check_decision(info, label, record, data)
             _write_document(info.context, {section: [data], **extra}, "patch",
                             expected={(label.value, str(id)): expected_version})
 
@@ -391,15 +433,17 @@ def _record_mutation_fields(label: Label) -> dict[str, Any]:
     create.__annotations__.update(input=RECORD_INPUTS[label], **{"return": record_type})
     update.__annotations__.update(patch=RECORD_PATCHES[label], **{"return": record_type})
     return {
-        f"create_{RECORD_FIELD_NAMES[label][0]}": strawberry.mutation(resolver=create, description=f"Create a {label.value}"),
+        f"create_{RECORD_FIELD_NAMES[label][0]}": strawberry.mutation(
+            resolver=create, description=f"Create a {label.value}", permission_classes=[CanEdit]),
         f"update_{RECORD_FIELD_NAMES[label][0]}": strawberry.mutation(
-            resolver=update, description=f"Change fields of a {label.value} at the version you read"
+            resolver=update, description=f"Change fields of a {label.value} at the version you read",
+            permission_classes=[CanEdit],
         ),
     }
 
 
 Mutation = _merge_types(
-    "Mutation", (CoreMutation, ProcessMutation), {k: v for label in RECORD_FIELD_NAMES for k, v in _record_mutation_fields(label).items()}
+    "Mutation", (CoreMutation, ProcessMutation, AccessMutation), {k: v for label in RECORD_FIELD_NAMES for k, v in _record_mutation_fields(label).items()}
 )
 
 
@@ -441,7 +485,7 @@ class CmdbSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES) -> strawberry.Schema:
+def build_schema(max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES, max_cost: int = MAX_COST) -> strawberry.Schema:
     # The limits are graphql-core validation rules. Their rule classes are built once here:
     # the validation cache is keyed by the rules, and a limiter built per request makes new
     # classes each time, so nothing was ever a hit (validation was a third of a `ci(id)`).
@@ -455,6 +499,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES) -> 
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             lambda: AddValidationRules(limits),
+            cost_limit(max_cost, DEFAULT_PAGE),
             Observability,
         ],
     )

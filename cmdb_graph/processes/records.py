@@ -41,4 +41,5 @@ def write_records(
     problems = check_against_database(store, transformed)
     if problems:
         raise RecordError(problems)
-    return store.apply(transformed.document, source, actor, expected=expected, must_be_new=must_be_new)
+    # the service's writes race each other: lock what is written, so none is lost
+    return store.apply(transformed.document, source, actor, expected=expected, must_be_new=must_be_new, lock_all=True)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cmdb_graph.model import Label
+from cmdb_graph.model import GROUP_CLASSES, Label, RelType
 from cmdb_graph.store import Store, WritePlan
 from loaders.native.get import read_paths
 from loaders.native.transform import (
+    ONLY_GROUPS,
     Document,
     LoadError,
     Transformed,
@@ -50,7 +51,30 @@ def check_against_database(store: Store, transformed: Transformed) -> list[LoadE
     stored_ids = {
         label: store.existing_ids(label, ids) for label, ids in wanted.items() if label is not Label.CI
     }
-    return resolve_references(transformed.references, transformed.document, stored_classes, stored_ids)
+    return resolve_references(transformed.references, transformed.document, stored_classes, stored_ids) + \
+        groups_keeping_members(store, transformed)
+
+
+STORED_MEMBERS = f"""
+UNWIND $ids AS id
+MATCH (g:{Label.CI.value} {{id: id}})-[:{RelType.HAS_MEMBER.value}]->(m)
+RETURN g.id AS id, collect(m.id) AS members
+"""
+
+
+def groups_keeping_members(store: Store, transformed: Transformed) -> list[LoadError]:
+    """A CI whose class stops being a group while it still has members would leave
+    HAS_MEMBER relationships that the model allows only on groups."""
+    no_longer_groups = [ci.id for ci in transformed.document.cis if ci.ci_class not in GROUP_CLASSES]
+    if not no_longer_groups:
+        return []
+    return [
+        LoadError(transformed.ci_locations[row["id"]], "class",
+                  f"{ONLY_GROUPS}, and this CI has {len(row['members'])} "
+                  f"({', '.join(sorted(row['members'])[:5])}{'...' if len(row['members']) > 5 else ''}); "
+                  "remove its HAS_MEMBER relationships first")
+        for row in store.rows(STORED_MEMBERS, ids=no_longer_groups)
+    ]
 
 
 def _report(files: list[str], dry_run: bool, plan: WritePlan, started: float) -> LoadReport:

@@ -74,6 +74,8 @@ class Transformed:
     # ids of items that are in the document but invalid (already reported): references to
     # them are not reported again as unknown
     rejected: set[str] = field(default_factory=set)
+    # where each CI of the document is, for checks against what the database holds
+    ci_locations: dict[str, Location] = field(default_factory=dict)
 
 
 def validation_errors(error: ValidationError, item: RawItem) -> list[LoadError]:
@@ -103,6 +105,7 @@ def transform(raw: RawDocument) -> Transformed:
         return True
 
     ci_items: list[RawItem] = []
+    ci_locations: dict[str, Location] = {}
     for item in raw.items["cis"]:
         try:
             ci = CI.model_validate(item.data)
@@ -112,6 +115,7 @@ def transform(raw: RawDocument) -> Transformed:
             continue
         if remember("cis", ci.id, item.location):
             document.cis.append(ci)
+            ci_locations[ci.id] = item.location
             ci_items.append(item)
 
     rel_items: list[RawItem] = []
@@ -141,7 +145,7 @@ def transform(raw: RawDocument) -> Transformed:
 
     references = _references(document, ci_items, rel_items, record_items)
     references = [ref for ref in references if ref.value not in rejected]
-    return Transformed(document, errors, references, rejected)
+    return Transformed(document, errors, references, rejected, ci_locations)
 
 
 def _references(

@@ -1,0 +1,1 @@
+"""Who may do what: API keys (stored hashed, as `ApiKey` nodes) and the roles they carry."""
