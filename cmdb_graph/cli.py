@@ -430,7 +430,7 @@ def ci_history(
 
 
 # the analysis, knowledge, import and export commands register themselves on `app`
-from cmdb_graph import cli_analyses, cli_knowledge, cli_processes, cli_sync  # noqa: E402,F401
+from cmdb_graph import cli_access, cli_analyses, cli_backup, cli_knowledge, cli_processes, cli_sync  # noqa: E402,F401
 
 
 def main() -> None:

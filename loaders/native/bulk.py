@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import marshal
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict, deque
@@ -38,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from neo4j.exceptions import DatabaseUnavailable, ServiceUnavailable, SessionExpired
 from pydantic import ValidationError
 
 from cmdb_graph.model import CI, GROUP_CLASSES, CIClass, Label, Relationship, RelType
@@ -63,6 +65,15 @@ from loaders.native.transform import (
     transform,
     validation_errors,
 )
+
+# Neo4j gone (crashed, restarting, unreachable) once the driver's retries are spent
+UNAVAILABLE = (ServiceUnavailable, SessionExpired, DatabaseUnavailable)
+
+
+class BulkLoadInterrupted(StoreError):
+    """Neo4j went away while a bulk load was writing: the batches committed so far stay (whole
+    items), and running the same load again completes it."""
+
 
 # every stored content property of a CI: a bulk row names each (None where unset), so that
 # `SET n += row.props` also removes what the file no longer says
@@ -332,6 +343,19 @@ def write_spilled(store: Store, checked: CheckedCsv, source: str, now: datetime,
     the next is read: those lock shared nodes (a database thousands need), and concurrent
     batches would deadlock on them and be retried from scratch."""
     counts = {"ci": KindCounts(kind="CI"), "rel": KindCounts(kind="Relationship")}
+    failed = threading.Event()
+
+    def write(*args: Any) -> dict[str, int]:
+        # One failed batch fails the load: a batch queued behind it does not start (against a
+        # Neo4j that is gone, each would spend the driver's retry time again).
+        if failed.is_set():
+            raise StoreError("bulk load: not written, an earlier batch failed")
+        try:
+            return _write_batch(*args)
+        except BaseException:
+            failed.set()
+            raise
+
     for kind, parallel in (("ci", writers), ("owner", 1), ("rel", 1)):
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bulk-writer") as pool:
             pending: deque[tuple[int, Future[dict[str, int]]]] = deque()
@@ -348,7 +372,7 @@ def write_spilled(store: Store, checked: CheckedCsv, source: str, now: datetime,
                         progress(size)
 
             for _kind, name, rows in spilled_batches(checked.spills[kind]):
-                pending.append((len(rows), pool.submit(_write_batch, store, kind, name, rows, now, source, timeout)))
+                pending.append((len(rows), pool.submit(write, store, kind, name, rows, now, source, timeout)))
                 settle(parallel)
             settle(0)
     return {c.kind: c for c in counts.values()}
@@ -381,24 +405,43 @@ def bulk_load(
         if errors:
             return LoadReport(files=files, dry_run=False, ok=False, errors=[str(e) for e in errors[:MAX_ERRORS]],
                               seconds=round(time.perf_counter() - started, 3))
-        now = datetime.now(timezone.utc)
-        document = structured.document
-        kinds: dict[str, KindCounts] = {}
-        if document.teams:  # CIs link to their owner team
-            _merge_counts(kinds, store.apply(Document(teams=document.teams), source, actor).counts())
-            document.teams = []
-        kinds.update(write_spilled(store, checked, source, now, timeout, writers, lambda n: advance("loading", n)))
-        if document.size():
-            _merge_counts(kinds, store.apply(document, source, actor).counts())
+        committed = 0
+
+        def loading(n: int) -> None:
+            nonlocal committed
+            committed += n
+            advance("loading", n)
+
+        try:
+            now = datetime.now(timezone.utc)
+            kinds = _write_all(store, checked, structured.document, source, actor, now, timeout, writers, loading)
+            report = LoadReport(files=files, dry_run=False, ok=True, kinds=list(kinds.values()),
+                                created=sum(k.created for k in kinds.values()),
+                                updated=sum(k.updated for k in kinds.values()),
+                                unchanged=sum(k.unchanged for k in kinds.values()),
+                                seconds=round(time.perf_counter() - started, 3))
+            _audit_load(store, report, actor, now)
+        except UNAVAILABLE as error:
+            raise BulkLoadInterrupted(
+                f"Neo4j became unavailable during the bulk load, after {committed:,} CSV rows had been committed "
+                f"({' '.join(str(error).split())}). What was committed stays, as whole items: once Neo4j is back, "
+                "run the same load again to complete it (it writes only what is missing)") from error
     finally:
         for spill in checked.spills.values():
             spill.close()
-    report = LoadReport(files=files, dry_run=False, ok=True, kinds=list(kinds.values()),
-                        created=sum(k.created for k in kinds.values()), updated=sum(k.updated for k in kinds.values()),
-                        unchanged=sum(k.unchanged for k in kinds.values()),
-                        seconds=round(time.perf_counter() - started, 3))
-    _audit_load(store, report, actor, now)
     return report
+
+
+def _write_all(store: Store, checked: CheckedCsv, document: Document, source: str, actor: str, now: datetime,
+               timeout: float, writers: int, progress: Callable[[int], None]) -> dict[str, KindCounts]:
+    kinds: dict[str, KindCounts] = {}
+    if document.teams:  # CIs link to their owner team
+        _merge_counts(kinds, store.apply(Document(teams=document.teams), source, actor).counts())
+        document.teams = []
+    kinds.update(write_spilled(store, checked, source, now, timeout, writers, progress))
+    if document.size():
+        _merge_counts(kinds, store.apply(document, source, actor).counts())
+    return kinds
 
 
 def _merge_counts(kinds: dict[str, KindCounts], counts: dict[str, dict[str, int]]) -> None:
