@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from neo4j import READ_ACCESS, Driver, unit_of_work
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, computed_field
 
 from cmdb_graph import __version__
 from cmdb_graph.model import CIClass, Label, RecordRel, RelType
@@ -534,7 +534,7 @@ def relationship_type(name: Any) -> RelType | RecordRel:
 
 
 def _end(end: Any, which: str) -> tuple[tuple[Label | CIClass, ...], Any]:
-    if not isinstance(end, list) or len(end) != 2 or end[1] is None:
+    if not isinstance(end, list) or len(end) != 2 or isinstance(end[1], list) or _plain_problem(end[1]):
         raise ValueError(f"{which} is not [labels, id]")
     return node_labels(end[0]), end[1]
 
@@ -754,6 +754,7 @@ class RestoreSummary(BaseModel):
     expected_content_hash: str
     restored_content_hash: str
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def matches(self) -> bool:
         return self.expected_hash == self.restored_hash and self.expected_content_hash == self.restored_content_hash

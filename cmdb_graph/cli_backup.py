@@ -76,7 +76,7 @@ def restore_command(
         except BackupError as error:
             fail(escape(str(error)))
     if as_json:
-        print_json({**summary.model_dump(mode="json"), "matches": summary.matches})
+        print_json(summary.model_dump(mode="json"))
     else:
         out.print(f"restored {summary.nodes:,} nodes and {summary.relationships:,} relationships from "
                   f"{escape(summary.file)} (taken {summary.taken_at:%Y-%m-%d %H:%M:%S}Z) in {summary.seconds:.1f}s",

@@ -439,6 +439,9 @@ def test_cli_hash_backup_restore_round_trip(store: Store, driver: Driver, db: st
     assert f"backup hash   {hashed.stdout.strip()}" in restored.stdout
     assert f"restored hash {hashed.stdout.strip()}" in restored.stdout
     assert runner.invoke(app, ["db", "hash"]).stdout == hashed.stdout
+    runner.invoke(app, ["db", "reset", "--yes"])
+    as_json = runner.invoke(app, ["restore", str(path), "--json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["matches"] is True
 
     bad = rewrite(path, tmp_path / "bad.jsonl.gz", _relabel("[red]Hacker"))
     runner.invoke(app, ["db", "reset", "--yes"])
