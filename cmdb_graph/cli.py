@@ -247,17 +247,20 @@ def _normal_load(config: Settings, files: list[Path], source: str, dry_run: bool
 
 def _bulk_load(config: Settings, files: list[Path], source: str) -> Any:
     """Stream CSVs of any size: everything checked, then written in batches (docs/scale.md)."""
-    from loaders.native.bulk import bulk_load, count_rows
+    from loaders.native.bulk import BulkLoadInterrupted, bulk_load, count_rows
 
     with connected(config) as (target, driver):
         init_schema(driver, target.database)
         store = Store(driver, target.database, config.batch_size)
         rows = count_rows(files)
-        with _progress() as progress:
-            tasks = {phase: progress.add_task(phase, total=rows) for phase in ("checking", "loading")}
-            return bulk_load(store, files, source=source, actor=config.actor, batch_rows=config.bulk_batch_rows,
-                             writers=config.bulk_writers, timeout=config.import_timeout_seconds,
-                             progress=lambda phase, n: progress.advance(tasks[phase], n))
+        try:
+            with _progress() as progress:
+                tasks = {phase: progress.add_task(phase, total=rows) for phase in ("checking", "loading")}
+                return bulk_load(store, files, source=source, actor=config.actor, batch_rows=config.bulk_batch_rows,
+                                 writers=config.bulk_writers, timeout=config.import_timeout_seconds,
+                                 progress=lambda phase, n: progress.advance(tasks[phase], n))
+        except BulkLoadInterrupted as error:  # the driver's own words name a socket, not the server
+            fail(f"Neo4j at {target.uri}: {error}")
 
 
 @app.command("generate")

@@ -344,17 +344,22 @@ def write_spilled(store: Store, checked: CheckedCsv, source: str, now: datetime,
     batches would deadlock on them and be retried from scratch."""
     counts = {"ci": KindCounts(kind="CI"), "rel": KindCounts(kind="Relationship")}
     failed = threading.Event()
+    committed = threading.Lock()
 
-    def write(*args: Any) -> dict[str, int]:
+    def write(store: Store, kind: str, name: str, rows: list[Any], *rest: Any) -> dict[str, int]:
         # One failed batch fails the load: a batch queued behind it does not start (against a
         # Neo4j that is gone, each would spend the driver's retry time again).
         if failed.is_set():
             raise StoreError("bulk load: not written, an earlier batch failed")
         try:
-            return _write_batch(*args)
+            result = _write_batch(store, kind, name, rows, *rest)
         except BaseException:
             failed.set()
             raise
+        if kind in counts:  # counted when committed, so an interrupted load reports what it kept
+            with committed:
+                progress(len(rows))
+        return result
 
     for kind, parallel in (("ci", writers), ("owner", 1), ("rel", 1)):
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bulk-writer") as pool:
@@ -369,7 +374,6 @@ def write_spilled(store: Store, checked: CheckedCsv, source: str, now: datetime,
                         tally.created += result["created"]
                         tally.updated += result["updated"]
                         tally.unchanged += size - result["created"] - result["updated"]
-                        progress(size)
 
             for _kind, name, rows in spilled_batches(checked.spills[kind]):
                 pending.append((len(rows), pool.submit(write, store, kind, name, rows, now, source, timeout)))
@@ -423,8 +427,8 @@ def bulk_load(
             _audit_load(store, report, actor, now)
         except UNAVAILABLE as error:
             raise BulkLoadInterrupted(
-                f"Neo4j became unavailable during the bulk load, after {committed:,} CSV rows had been committed "
-                f"({' '.join(str(error).split())}). What was committed stays, as whole items: once Neo4j is back, "
+                f"Neo4j became unavailable during the bulk load, after {committed:,} CSV rows were confirmed committed "
+                f"(a batch whose commit was under way may be too: {' '.join(str(error).split())}). What was committed stays, as whole items: once Neo4j is back, "
                 "run the same load again to complete it (it writes only what is missing)") from error
     finally:
         for spill in checked.spills.values():
