@@ -122,6 +122,10 @@ def test_dashboard_operations_run_on_the_demo(client: TestClient, store: Store):
         "Continuity": {"serviceId": "svc-payments"}, "BiaRanking": {"first": 5}, "CmdbHealth": {},
         **{name: {"from": "2026-08-01T00:00:00Z", "to": "2026-11-16T00:00:00Z"}
            for name in ("AcceptanceReport", "KpiDashboard", "SlaAttainment", "ProblemCandidates")},
+        # the impact map's
+        "MapCIDetail": {"id": "app-checkout"}, "MapSearch": {"text": "orders"}, "MapNeighbourhood": {"id": "db-orders"},
+        "MapImpact": {"failed": ["db-catalog"]}, "MapRootCause": {"symptoms": ["app-checkout", "app-storefront"]},
+        "MapChangeImpact": {"changeId": "CHG-0001"}, "MapContinuity": {"serviceId": "svc-payments"},
     }
     for operation in sorted((ROOT / "graphql" / "operations").glob("*.graphql")):
         result = data(client, operation.read_text(), **variables.get(operation.stem, {}))
