@@ -78,6 +78,15 @@ def test_unreachable_neo4j_is_unavailable_and_not_ready(test_settings: Settings)
         assert "irrelevant" not in str(failure)
 
 
+def test_the_impact_map_not_built_says_how_to_build_it(client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from cmdb_graph import web
+
+    monkeypatch.setattr(web, "PAGE", tmp_path / "index.html")
+    page = client.get("/")
+    assert page.status_code == 503 and "npm run build" in page.text and "scripts/bootstrap.sh" in page.text
+    assert client.get("/assets/nothing.js").status_code == 404
+
+
 def test_graphql_core_is_not_shadowed_by_the_graphql_folder():
     import graphql
 

@@ -291,7 +291,12 @@ def test_the_continuity_view_shows_graphqls_spofs_cut_sets_and_violations(demo_r
         assert Path(page["screenshots"][view]).stat().st_size > 10_000
 
 
-def test_a_wrong_key_is_refused_and_the_page_asks_again(demo_run):
+def test_the_key_is_kept_while_the_tab_is_open_and_forgotten_on_request(demo_run):
+    _, _, page = demo_run
+    assert page["keyKeptOnReload"] and page["keyForgotten"]
+
+
+def test_the_page_needs_no_key_and_graphql_refuses_a_wrong_one(demo_run):
     served, _, _ = demo_run
     response = served.client.post("/graphql", json={"query": "{ me { name } }"}, headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401

@@ -113,6 +113,10 @@ async function shiftClickNode(page, ciId) {
 async function demo(page, report) {
   await signIn(page);
   await shot(page, 'signed-in', report);
+  // the key is kept while the tab is open: a reload signs in again without asking
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.startsWith('Signed in'));
+  report.keyKeptOnReload = !(await byTestId(page, 'key-dialog').isVisible());
   await byTestId(page, 'change-window-days').fill(String(PLAN.changeWindowDays ?? 30));
   await byTestId(page, 'upstream-depth').fill(String(PLAN.upstreamDepth ?? 3));
   await byTestId(page, 'downstream-depth').fill(String(PLAN.downstreamDepth ?? 2));
@@ -200,6 +204,11 @@ async function demo(page, report) {
     graph: await graphFacts(page),
   };
   await shot(page, 'continuity', report);
+
+  // forgetting the key asks for one again, and nothing is kept for the next visit
+  await byTestId(page, 'forget-key').click();
+  await byTestId(page, 'key-dialog').waitFor({ state: 'visible' });
+  report.keyForgotten = await page.evaluate(() => sessionStorage.length === 0);
 }
 
 async function large(page, report) {
