@@ -361,6 +361,10 @@ def serve(
         init_schema(driver, target.database)
         out.print(f"cmdb-graph serving http://{host}:{port}/graphql on {target.uri} ({target.origin} Neo4j"
                   f"{f', {workers} processes' if workers > 1 else ''}); Ctrl-C stops it", highlight=False)
+        from cmdb_graph import web
+
+        map_state = "" if web.PAGE.is_file() else " (not built: bash scripts/bootstrap.sh builds it)"
+        out.print(f"the impact map: http://{host}:{port}/{map_state}", highlight=False)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
         # handler it found; ours turns that into a clean exit (status 0, no traceback).
         previous = {sig: signal.signal(sig, _stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -68,6 +68,12 @@ def analyse_blast_radius(store: Store, ci_id: str, expected_recovery_hours: floa
     return _blast_radius(store, [ci_id], expected_recovery_hours)
 
 
+def analyse_failure_severity(store: Store, ci_ids: list[str], expected_recovery_hours: float | None = None) -> BlastRadius:
+    """The blast radius of several CIs failing together (the impact map rates a failure set
+    with it, as an incident on those CIs is rated)."""
+    return _blast_radius(store, ci_ids, expected_recovery_hours)
+
+
 def incident_severity(store: Store, ci_ids: list[str]) -> tuple[SeverityLevel, str]:
     """The level of an incident on `ci_ids` (their failure together) and why, to store on the
     incident when it is recorded."""

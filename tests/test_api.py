@@ -78,6 +78,15 @@ def test_unreachable_neo4j_is_unavailable_and_not_ready(test_settings: Settings)
         assert "irrelevant" not in str(failure)
 
 
+def test_the_impact_map_not_built_says_how_to_build_it(client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from cmdb_graph import web
+
+    monkeypatch.setattr(web, "PAGE", tmp_path / "index.html")
+    page = client.get("/")
+    assert page.status_code == 503 and "npm run build" in page.text and "scripts/bootstrap.sh" in page.text
+    assert client.get("/assets/nothing.js").status_code == 404
+
+
 def test_graphql_core_is_not_shadowed_by_the_graphql_folder():
     import graphql
 
@@ -122,6 +131,10 @@ def test_dashboard_operations_run_on_the_demo(client: TestClient, store: Store):
         "Continuity": {"serviceId": "svc-payments"}, "BiaRanking": {"first": 5}, "CmdbHealth": {},
         **{name: {"from": "2026-08-01T00:00:00Z", "to": "2026-11-16T00:00:00Z"}
            for name in ("AcceptanceReport", "KpiDashboard", "SlaAttainment", "ProblemCandidates")},
+        # the impact map's
+        "MapCIDetail": {"id": "app-checkout"}, "MapSearch": {"text": "orders"}, "MapNeighbourhood": {"id": "db-orders"},
+        "MapImpact": {"failed": ["db-catalog"]}, "MapRootCause": {"symptoms": ["app-checkout", "app-storefront"]},
+        "MapChangeImpact": {"changeId": "CHG-0001"}, "MapContinuity": {"serviceId": "svc-payments"},
     }
     for operation in sorted((ROOT / "graphql" / "operations").glob("*.graphql")):
         result = data(client, operation.read_text(), **variables.get(operation.stem, {}))

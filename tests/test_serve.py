@@ -66,3 +66,4 @@ def test_serve_answers_graphql_over_http_and_stops_cleanly(store: Store, neo4j_t
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert f"serving http://127.0.0.1:{port}/graphql" in output and "cmdb-graph stopped" in output
+    assert f"the impact map: http://127.0.0.1:{port}/" in output

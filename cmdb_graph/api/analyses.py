@@ -143,6 +143,27 @@ class Impact:
     async def failed(self, info: Info[Context, None]) -> list[CI]:
         return await _many(info, self.failed_ids)
 
+    @strawberry.field(description="The severity level of the failed CIs failing together, by the rules blastRadius "
+                                  "applies to one CI")
+    async def severity(self, info: Info[Context, None], expected_recovery_hours: float | None = None) -> FailureSeverity:
+        r = await _run(info, blast_radius.analyse_failure_severity, self.failed_ids, expected_recovery_hours)
+        return FailureSeverity(
+            level=r.severity_level, reason=r.reason, core_services_total=r.core_services_total,
+            core_services_down=r.core_services_down, core_services_down_share=r.core_services_down_share,
+            expected_recovery_hours=r.expected_recovery_hours, recovery_hours_from=r.recovery_hours_from,
+        )
+
+
+@strawberry.type(description="How severe a failure is: the level and the rule that decided it")
+class FailureSeverity:
+    level: m.SeverityLevel
+    reason: str
+    core_services_total: int
+    core_services_down: int
+    core_services_down_share: float
+    expected_recovery_hours: float | None
+    recovery_hours_from: str
+
 
 @strawberry.type(description="Something a CI needs, transitively, with what the records say about it")
 class Dependency:

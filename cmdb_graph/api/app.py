@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 import anyio
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
-from cmdb_graph import __version__
+from cmdb_graph import __version__, web
 from cmdb_graph.api import reads
 from cmdb_graph.access.roles import Role
 from cmdb_graph.api.context import Context
@@ -113,6 +114,16 @@ def create_app(settings: Settings | None = None, target: Neo4jTarget | None = No
 
     schema = build_schema(max_depth=config.api_max_depth, max_aliases=config.api_max_aliases, max_cost=config.api_max_cost)
     app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+
+    # The impact map: a static page that asks for a key and then talks only to /graphql, so
+    # the page and its assets need none.
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def impact_map() -> FileResponse | HTMLResponse:
+        if not web.PAGE.is_file():
+            return HTMLResponse(web.NOT_BUILT, status_code=503)
+        return FileResponse(web.PAGE, headers={"Cache-Control": "no-cache"})
+
+    app.mount("/assets", StaticFiles(directory=web.ASSETS, check_dir=False), name="impact-map-assets")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

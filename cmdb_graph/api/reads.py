@@ -245,3 +245,26 @@ def decode_cursor(cursor: str) -> str:
     if not text.startswith("id:"):
         raise ValueError("not a cursor this API gave out")
     return text[3:]
+
+
+# --- search -------------------------------------------------------------------------------
+
+# Every word of the text must appear in the id or the name (case-insensitive); an exact match
+# first, then a prefix of the id or name, then the rest, each by name (case-insensitive). A scan of the CIs: the
+# type-ahead asks for a few at a time.
+SEARCH_CIS = f"""
+MATCH (n:CI)
+WITH n, toLower(n.id) AS id, toLower(coalesce(n.name, '')) AS name
+WHERE all(word IN $words WHERE id CONTAINS word OR name CONTAINS word)
+WITH n, CASE WHEN id = $text OR name = $text THEN 0
+             WHEN id STARTS WITH $text OR name STARTS WITH $text THEN 1
+             ELSE 2 END AS rank
+ORDER BY rank, name, n.id LIMIT $limit
+RETURN collect({CI_PROPS}) AS rows
+"""
+
+
+async def search_cis(reader: Reader, text: str, first: int) -> list[dict[str, Any]]:
+    """CIs whose id or name holds every word of `text`, best first."""
+    wanted = " ".join(text.lower().split())
+    return (await reader.single(SEARCH_CIS, text=wanted, words=wanted.split(" "), limit=first))["rows"]

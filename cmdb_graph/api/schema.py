@@ -34,6 +34,7 @@ from cmdb_graph.api.context import Context
 from cmdb_graph.api.errors import ApiError, Code, limit_error, validation_error, with_code
 from cmdb_graph.api.knowledge import KnowledgeQuery
 from cmdb_graph.api.limits import cost_limit
+from cmdb_graph.api.neighbourhood import NeighbourhoodQuery
 from cmdb_graph.api.permissions import CanEdit, require
 from cmdb_graph.api.processes import ProcessMutation, ProcessQuery
 from cmdb_graph.api.types import (
@@ -210,7 +211,7 @@ def _merge_types(name: str, bases: tuple[type, ...], extra: dict[str, Any]) -> t
 
 
 Query = _merge_types(
-    "Query", (CoreQuery, AnalysisQuery, KnowledgeQuery, ProcessQuery, AccessQuery),
+    "Query", (CoreQuery, AnalysisQuery, NeighbourhoodQuery, KnowledgeQuery, ProcessQuery, AccessQuery),
     {k: v for label in RECORD_FIELD_NAMES for k, v in _record_query_fields(label).items()},
 )
 
