@@ -83,6 +83,9 @@ class Settings(BaseSettings):
                                           description="bounds each Neo4j transaction a request opens")
     api_analysis_slots: int = Field(default=4, ge=1, le=64,
                                     description="analyses a service process runs at once; more wait for a slot")
+    api_write_budget_seconds: float = Field(
+        default=20.0, gt=0, description="bounds a write request's whole time in Neo4j, retries of deadlocks and "
+                                        "lock waits included; past it the write answers CONFLICT and is not applied")
     api_retry_seconds: float = Field(default=5.0, ge=0, description="how long a request retries a lost Neo4j")
     api_auth: bool = Field(default=True, description="require an API key (`Authorization: Bearer`); off only for "
                                                      "a service nobody else can reach")

@@ -9,15 +9,18 @@ model's enums; every value is a parameter.
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal
 
 from neo4j import Driver, ManagedTransaction, unit_of_work
+from neo4j.exceptions import ClientError, DriverError, Neo4jError, TransientError
 from neo4j.time import Date as Neo4jDate
 from neo4j.time import DateTime as Neo4jDateTime
 from pydantic import BaseModel, ValidationError
@@ -58,6 +61,11 @@ class NotFoundError(StoreError):
 
 class HasDependentsError(StoreError):
     pass
+
+
+class WriteContended(StoreError):
+    """A write kept colliding with concurrent writes (deadlocks, lock waits) until its time
+    budget ran out; nothing was written and the caller may try again."""
 
 
 # --- plans: what a write will do, computed inside the transaction that does it ------------
@@ -682,15 +690,40 @@ COUNT_LABEL_QUERIES = {label: f"MATCH (n:{label.value}) RETURN count(n) AS n" fo
 COUNT_RELATIONSHIPS = "MATCH (:CI)-[r]->(:CI) RETURN count(r) AS n"
 
 
+CONTENDED_MESSAGE = "the write collided with concurrent writes until its time ran out and was not applied; try again"
+MIN_ATTEMPT_SECONDS = 0.5  # an attempt with less time than this left would only time out
+
+
+def _retry_delays() -> Iterator[float]:
+    """Exponential back-off with jitter, as the driver does, so colliding writers spread out."""
+    delay = 0.1
+    while True:
+        yield delay * random.uniform(0.8, 1.2)
+        delay = min(delay * 2, 2.0)
+
+
+def _lock_wait_ended(error: Exception) -> bool:
+    """Neo4j stopped the transaction at its timeout, which for a small write means it was
+    waiting on another writer's locks."""
+    return isinstance(error, ClientError) and (error.code or "").startswith(
+        ("Neo.ClientError.Transaction.TransactionTimedOut", "Neo.ClientError.Transaction.LockClientStopped"))
+
+
 class Store:
     def __init__(self, driver: Driver, database: str = "neo4j", batch_size: int = 2000,
-                 tx_timeout: float | None = None) -> None:
+                 tx_timeout: float | None = None, write_budget: float | None = None,
+                 unavailable_retry: float = 5.0) -> None:
         """`tx_timeout` bounds every transaction that does not set its own (the service's
-        requests); None leaves the server's default."""
+        requests); None leaves the server's default. `write_budget` bounds a write's whole
+        time, retries included, so a client waiting on the service gets an answer (CONFLICT)
+        before it gives up; None leaves retries to the driver. A lost Neo4j is retried for
+        `unavailable_retry` of that budget only: waiting longer would not bring it back."""
         self.driver = driver
         self.database = database
         self.batch_size = batch_size
         self.tx_timeout = tx_timeout
+        self.write_budget = write_budget
+        self.unavailable_retry = unavailable_retry
 
     def _bounded(self, work: Callable[[ManagedTransaction], Any]) -> Callable[[ManagedTransaction], Any]:
         if self.tx_timeout is None or hasattr(work, "timeout"):
@@ -703,8 +736,43 @@ class Store:
             return session.execute_read(self._bounded(work))
 
     def _write(self, work: Callable[[ManagedTransaction], Any]) -> Any:
+        if self.write_budget is not None:
+            return self._write_within_budget(work, self.write_budget)
         with self.driver.session(database=self.database) as session:
             return session.execute_write(self._bounded(work))
+
+    def _write_within_budget(self, work: Callable[[ManagedTransaction], Any], budget: float) -> Any:
+        """The driver's own retry loop fixes each attempt's timeout before the first one and
+        starts its retry clock after it, so a write could take the timeout plus the retry
+        time and outlast its client. Here every attempt gets only what is left of `budget`."""
+        started = time.monotonic()
+        deadline = started + budget
+        own_timeout = getattr(work, "timeout", None) or self.tx_timeout
+        delays = _retry_delays()
+        while True:
+            remaining = deadline - time.monotonic()
+            attempt_timeout = remaining if own_timeout is None else min(own_timeout, remaining)
+            budget_binds = own_timeout is None or remaining < own_timeout
+            try:
+                with self.driver.session(database=self.database) as session:
+                    # an explicit transaction: one attempt, its timeout set now
+                    with session.begin_transaction(timeout=max(attempt_timeout, 0.001)) as tx:
+                        result = work(tx)
+                        tx.commit()
+                        return result
+            except (DriverError, Neo4jError) as error:
+                if _lock_wait_ended(error) and budget_binds:
+                    raise WriteContended(CONTENDED_MESSAGE) from error
+                if not error.is_retryable():
+                    raise
+                if not isinstance(error, TransientError) and time.monotonic() - started > self.unavailable_retry:
+                    raise
+                delay = next(delays)
+                if time.monotonic() + delay >= deadline - MIN_ATTEMPT_SECONDS:
+                    if isinstance(error, TransientError):
+                        raise WriteContended(CONTENDED_MESSAGE) from error
+                    raise
+                time.sleep(delay)
 
     def in_transaction(self, work: Callable[[ManagedTransaction], Any], *, write: bool,
                        timeout: float | None = None) -> Any:

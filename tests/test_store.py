@@ -120,3 +120,36 @@ def test_deleting_a_relationship_takes_its_version_and_is_audited(shop: Store):
     assert (entry.action, entry.version, entry.before) == ("delete", 2, {"strength": "soft"})
     # the CI it pointed at now has no dependents and can go without force
     shop.delete_ci("db-1", 1, actor="alice")
+
+
+def test_a_write_blocked_past_its_budget_answers_contended_and_writes_nothing(shop: Store):
+    """Another writer holds the CI's lock: the write gives up at its budget, well before the
+    transaction timeout, so a client waiting on the service gets an answer."""
+    import time
+
+    from cmdb_graph.store import WriteContended
+
+    bounded = Store(shop.driver, shop.database, tx_timeout=30.0, write_budget=2.0)
+    before = graph_counts(shop.driver)
+    with shop.driver.session(database=shop.database) as session, session.begin_transaction() as holder:
+        holder.run("MATCH (c:CI {id: 'web-1'}) SET c.held = true").consume()
+        started = time.monotonic()
+        with pytest.raises(WriteContended, match="collided with concurrent writes"):
+            bounded.update_ci("web-1", {"criticality": 1}, 1, actor="alice")
+        waited = time.monotonic() - started
+        holder.rollback()
+    assert 1.5 < waited < 5.0
+    assert graph_counts(shop.driver) == before
+    assert shop.get_ci("web-1").version == 1 and len(shop.history("web-1")) == 1
+
+
+def test_a_write_within_its_budget_waits_for_the_lock_and_lands(shop: Store):
+    bounded = Store(shop.driver, shop.database, tx_timeout=30.0, write_budget=10.0)
+    with shop.driver.session(database=shop.database) as session:
+        holder = session.begin_transaction()
+        holder.run("MATCH (c:CI {id: 'web-1'}) SET c.held = true").consume()
+        release = threading.Timer(1.0, holder.rollback)
+        release.start()
+        updated = bounded.update_ci("web-1", {"criticality": 1}, 1, actor="alice")
+        release.join()
+    assert updated.version == 2 and updated.ci.criticality == 1

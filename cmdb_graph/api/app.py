@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None, target: Neo4jTarget | None = No
         # every worker thread from the writes and the other requests
         app.state.analysis_slots = anyio.CapacityLimiter(config.api_analysis_slots)
         app.state.async_driver = async_driver
-        app.state.store = Store(sync_driver, resolved.database, config.batch_size, tx_timeout=config.api_tx_timeout_seconds)
+        app.state.store = Store(sync_driver, resolved.database, config.batch_size, tx_timeout=config.api_tx_timeout_seconds,
+                                write_budget=config.api_write_budget_seconds,
+                                unavailable_retry=config.api_retry_seconds)
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, Tr
 from pydantic import ValidationError
 
 from impact.topology import AnalysisError, AnalysisLimitError
-from cmdb_graph.store import ConflictError, HasDependentsError, NotFoundError, StoreError
+from cmdb_graph.store import ConflictError, HasDependentsError, NotFoundError, StoreError, WriteContended
 
 
 class Code(str, Enum):
@@ -71,6 +71,8 @@ def classify(original: BaseException | None, message: str) -> tuple[Code, str, d
         return original.code, str(original), original.details
     if isinstance(original, GraphQLError):  # e.g. a variable that does not fit its type
         return classify(original.original_error, message)
+    if isinstance(original, WriteContended):
+        return Code.CONFLICT, str(original), {}
     if isinstance(original, ConflictError):
         return Code.CONFLICT, str(original), {"currentVersion": original.current_version}
     if isinstance(original, NotFoundError):
