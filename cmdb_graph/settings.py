@@ -18,6 +18,13 @@ def _default_actor() -> str:
         return "cli"
 
 
+# Source trust for confidence: discovered beats declared, declared by a tool beats typed in.
+DEFAULT_SOURCE_TRUST: dict[str, float] = {
+    "kubernetes": 0.95, "traces": 0.9, "compose": 0.85, "netbox": 0.85, "servicenow": 0.75, "backstage": 0.75,
+    "csv": 0.7, "native": 0.6, "api": 0.6, "demo": 0.6,
+}
+
+
 class Settings(BaseSettings):
     """One settings class for the CLI, the service and the tests.
 
@@ -70,6 +77,20 @@ class Settings(BaseSettings):
         description="an import refuses to retire more than this share of its source's CIs without --allow-large-cleanup",
     )
 
+    confidence_source_trust: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SOURCE_TRUST),
+        description="how far each source is trusted (0-1) when it reports a relationship; see docs/analyses.md",
+    )
+    confidence_default_trust: float = Field(default=0.5, ge=0, le=1,
+                                            description="the trust of a source the table above does not name")
+    confidence_half_life_days: float = Field(
+        default=180.0, gt=0, description="a relationship's confirmation counts half as much after this many days",
+    )
+    traces_unobserved_days: float = Field(
+        default=30.0, gt=0,
+        description="a declared dependency of a traced service not seen in traces for this long is reported",
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_workers: int = Field(default=1, ge=1, le=64,
@@ -93,6 +114,14 @@ class Settings(BaseSettings):
                                          description="how long a checked key is trusted; a revoked key stops within this")
     api_actor: str = Field(default="api", description="the name audit entries give writes when api_auth is off")
     actor: str = Field(default_factory=_default_actor)
+
+    @field_validator("confidence_source_trust")
+    @classmethod
+    def _trust_between_0_and_1(cls, trust: dict[str, float]) -> dict[str, float]:
+        wrong = sorted(name for name, value in trust.items() if not 0 <= value <= 1)
+        if wrong:
+            raise ValueError(f"trust is between 0 and 1 (not so for {', '.join(wrong)})")
+        return trust
 
     @field_validator("bolt_host")
     @classmethod

@@ -507,6 +507,7 @@ def _write_audit(tx: ManagedTransaction, plan: WritePlan, actor: str, batch_size
                 "entity_kind": change.kind,
                 "entity_id": change.key,
                 "version": version,
+                "source": change.row.get("book", {}).get("source"),  # who said so: as-of confidence reads it
                 "changed": change.changed,
                 "before": _json(change.before),
                 "after": _json(change.after),

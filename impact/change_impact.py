@@ -18,15 +18,19 @@ value between 0 and 1; every factor is returned with its weight, value and reaso
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cmdb_graph.model import Change, ChangeType, Recurrence, from_neo4j_text
 from cmdb_graph.store import NotFoundError, Store
 from impact.impact import ImpactedCI, ServiceImpact, State, impacted_cis, impacted_services, states_given
 from impact.propagation import propagate
-from impact.topology import CIRef, dependents_region
+from impact.graph_view import LiveGraph
+from impact.topology import AnalysisError, CIRef, dependents_region
+from impact.what_if import EditedGraph, GraphEdit
 
 # category -> whether every target must be outside production
 STANDARD_CATALOGUE: dict[str, bool] = {
@@ -87,6 +91,8 @@ class ChangeImpact(BaseModel):
     in_blackout: bool
     blackouts: list[str]
     conflicts: list[ChangeConflict]
+    what_if: int = 0  # hypothetical edits applied
+    snapshots: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)  # CIs only what-if has
 
 
 OVERLAPPING_CHANGES = """
@@ -165,18 +171,20 @@ def approval_route(change: Change, environments: dict[str, str]) -> tuple[str, s
     return "CAB", "normal change: the CAB approves"
 
 
-def analyse_change_impact(store: Store, change_id: str) -> ChangeImpact:
+def analyse_change_impact(store: Store, change_id: str, what_if: Sequence[GraphEdit] | None = None) -> ChangeImpact:
     found = store.get_record(Change, change_id)
     if found is None:
         raise NotFoundError(f"changeId: no change with id {change_id!r}")
     change = found[0]
     assert isinstance(change, Change)
-    return analyse_change(store, change)
+    return analyse_change(store, change, what_if)
 
 
-def analyse_change(store: Store, change: Change) -> ChangeImpact:
+def analyse_change(store: Store, change: Change, what_if: Sequence[GraphEdit] | None = None) -> ChangeImpact:
     """The analysis of a change as given (stored or about to be: a change being recorded is
-    assessed before it is written)."""
+    assessed before it is written), on the graph with the hypothetical edits `what_if` (the
+    change's own plan, say), written nowhere."""
+    view = EditedGraph(LiveGraph(store), list(what_if)) if what_if else None
     targets = list(change.targets)
     window = TimeWindow(start=change.planned_start, end=change.planned_end) \
         if change.planned_start and change.planned_end else None
@@ -187,7 +195,14 @@ def analyse_change(store: Store, change: Change) -> ChangeImpact:
                       start=window.start.isoformat(), end=window.end.isoformat())[0]["changes"]
         others = [o for o in others if o["targets"]]
     all_targets = sorted(set(targets) | {t for o in others for t in o["targets"]})
-    region = dependents_region(store, all_targets) if all_targets else None
+    if view is not None:
+        gone = view.missing(targets)
+        if gone:
+            raise AnalysisError(f"whatIf: retires the change's target {', '.join(gone)}; retire it by the change, "
+                                "or leave it in the graph")
+        all_targets = [t for t in all_targets if t not in set(view.missing(all_targets))]
+    region = (view.dependents(all_targets, evidence=False) if view is not None else dependents_region(store, all_targets)) \
+        if all_targets else None
 
     impacted: list[ImpactedCI] = []
     conflicts: list[ChangeConflict] = []
@@ -211,7 +226,7 @@ def analyse_change(store: Store, change: Change) -> ChangeImpact:
         risk_score=round(sum(f.contribution for f in factors), 1), risk_factors=factors,
         approval_route=route, approval_reason=route_reason, outside_maintenance_window=outside,
         targets_without_maintenance_window=without, in_blackout=bool(blackouts), blackouts=blackouts,
-        conflicts=conflicts,
+        conflicts=conflicts, what_if=len(what_if or []), snapshots=view.ci_props() if view is not None else {},
     )
 
 

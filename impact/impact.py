@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from enum import Enum
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cmdb_graph.model import CIClass, RelType
-from cmdb_graph.store import Store
+from cmdb_graph.store import NotFoundError, Store
+from impact.confidence import ConfidencePolicy, path_confidences
+from impact.graph_view import GraphView, graph_view
 from impact.propagation import Propagation, chains_to, propagate
-from impact.topology import AnalysisError, CIRef, Topology, dependents_region, require_cis
+from impact.topology import AnalysisError, CIRef, Topology
+from impact.what_if import GraphEdit, edited
 
 
 class State(str, Enum):
@@ -27,11 +32,22 @@ class SlaRef(BaseModel):
     resolution_minutes: int | None = None
 
 
+class WeakestLink(BaseModel):
+    """The least trusted relationship on an impacted CI's best path: `source` needs `target`."""
+
+    source: str
+    type: RelType
+    target: str
+    confidence: float
+
+
 class ImpactedCI(BaseModel):
     ci: CIRef
     state: State
     distance: int
     path: list[str]  # from this CI to a failed one, both included
+    confidence: float | None = None  # of the best path to a failed CI (impact/confidence.py)
+    weakest_link: WeakestLink | None = None
 
 
 class ServiceImpact(BaseModel):
@@ -39,6 +55,7 @@ class ServiceImpact(BaseModel):
     state: State
     criticality: int | None
     sla: SlaRef | None
+    confidence: float | None = None
 
 
 class Impact(BaseModel):
@@ -49,6 +66,12 @@ class Impact(BaseModel):
     counts_by_layer: dict[str, int]
     max_depth: int | None
     relationship_types: list[RelType]
+    as_of: datetime | None = None
+    what_if: int = 0  # hypothetical edits applied
+    min_confidence: float | None = None
+    # CIs as the graph asked about holds them (as of a past time, or added by what-if), for
+    # a reader that would otherwise look them up as stored now
+    snapshots: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
 
 
 SLAS_OF_SERVICES = """
@@ -90,27 +113,72 @@ def impacted_cis(region: Topology, outcome: Propagation, distance: dict[str, int
 def impacted_services(store: Store, impacted: Sequence[ImpactedCI]) -> list[ServiceImpact]:
     services = [row for row in impacted if row.ci.ci_class is CIClass.BUSINESS_SERVICE]
     slas = slas_of(store, [row.ci.id for row in services])
-    rows = [ServiceImpact(ci=row.ci, state=row.state, criticality=row.ci.criticality, sla=slas.get(row.ci.id))
+    rows = [ServiceImpact(ci=row.ci, state=row.state, criticality=row.ci.criticality, sla=slas.get(row.ci.id),
+                          confidence=row.confidence)
             for row in services]
     return sorted(rows, key=lambda s: (s.state is not State.DOWN, s.criticality or 5, s.ci.id))
 
 
+def require_in(view: GraphView, ids: Sequence[str], argument: str) -> list[str]:
+    """The ids, de-duplicated in order, once each names a CI of the graph asked about."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        raise AnalysisError(f"{argument}: give at least one CI id")
+    missing = view.missing(unique)
+    if missing:
+        when = f" as of {view.at.isoformat()}" if view.at else ""
+        raise NotFoundError(f"{argument}: no CI with id {', '.join(repr(m) for m in missing)}{when}")
+    return unique
+
+
+def rate_paths(region: Topology, failed: Sequence[str], impacted: list[ImpactedCI], policy: ConfidencePolicy,
+               at: datetime) -> list[ImpactedCI]:
+    """Each impacted CI with its best path's confidence and weakest link."""
+    rated = path_confidences(region, failed, [r.ci.id for r in impacted], policy, at)
+    for row in impacted:
+        found = rated.get(row.ci.id)
+        if found is not None:
+            row.confidence = round(found.confidence, 4)
+            if found.weakest is not None:
+                link = found.weakest
+                row.weakest_link = WeakestLink(source=link.source, type=link.type, target=link.target,
+                                               confidence=round(link.confidence, 4))
+    return impacted
+
+
+def check_min_confidence(min_confidence: float | None) -> None:
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise AnalysisError("minConfidence: give a value from 0 to 1")
+
+
 def analyse_impact(
     store: Store, failed: Sequence[str], max_depth: int | None = None,
-    relationship_types: Sequence[RelType] | None = None,
+    relationship_types: Sequence[RelType] | None = None, *,
+    as_of: datetime | None = None, what_if: Sequence[GraphEdit] | None = None,
+    min_confidence: float | None = None, policy: ConfidencePolicy | None = None,
 ) -> Impact:
     """The state of every CI that needs one of `failed`, following only `relationship_types`
-    (all when not given) and at most `max_depth` hops from a failure."""
+    (all when not given) and at most `max_depth` hops from a failure; on the graph as it was
+    `as_of` (a past time) and with hypothetical edits `what_if`, written nowhere. With a
+    confidence policy, each impacted CI is rated, and `min_confidence` leaves out the ones
+    below it."""
     if max_depth is not None and max_depth < 0:
         raise AnalysisError("maxDepth: give 0 or more hops")
-    failed = require_cis(store, failed, "failed")
+    check_min_confidence(min_confidence)
+    view = edited(graph_view(store, as_of), list(what_if or []))
+    failed = require_in(view, failed, "failed")
     types = list(dict.fromkeys(relationship_types or RelType))
-    region = dependents_region(store, failed, types)
+    region = view.dependents(failed, types, evidence=policy is not None)
     outcome, distance, paths = states_given(region, failed, max_depth)
     impacted = impacted_cis(region, outcome, distance, paths)
+    if policy is not None:
+        impacted = rate_paths(region, failed, impacted, policy, view.at or datetime.now(timezone.utc))
+        if min_confidence is not None:
+            impacted = [r for r in impacted if (r.confidence or 0) >= min_confidence]
     return Impact(
         failed=failed, impacted=impacted, business_services=impacted_services(store, impacted),
         counts_by_class=dict(sorted(Counter(r.ci.ci_class.value for r in impacted).items())),
         counts_by_layer=dict(sorted(Counter(r.ci.layer.value for r in impacted).items())),
-        max_depth=max_depth, relationship_types=types,
+        max_depth=max_depth, relationship_types=types, as_of=view.at, what_if=len(what_if or []),
+        min_confidence=min_confidence, snapshots=view.ci_props(),
     )

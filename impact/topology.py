@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 
@@ -61,11 +62,13 @@ class CINode:
 
 @dataclass(frozen=True)
 class Edge:
-    """An outgoing relationship: the source needs `target`."""
+    """An outgoing relationship: the source needs `target`. `evidence`: who confirmed it and
+    when (impact/confidence.py), read only by the analyses that rate their paths."""
 
     target: str
     type: RelType
     strength: Strength = Strength.HARD
+    evidence: tuple[tuple[str | None, datetime | None], ...] = ()
 
     @property
     def hard(self) -> bool:
@@ -116,9 +119,14 @@ NODE_COLUMNS = ("x.id, x.name, x.ci_class, x.status, x.environment, x.criticalit
 NODE_FIELDS = f"[{NODE_COLUMNS}, out]"
 
 
+# who confirmed a relationship and when: its writer, the importers that still report it, traces
+EDGE_EVIDENCE = ", r.source, toString(r.last_seen), r.reported_by, toString(r.observed_at)"
+
+
 @cache
-def _region_query(direction: str, types: tuple[RelType, ...]) -> str:
+def _region_query(direction: str, types: tuple[RelType, ...], evidence: bool = False) -> str:
     pattern = _type_pattern(types)
+    more = EDGE_EVIDENCE if evidence else ""
     if direction == "dependencies":
         # everything the start CIs need: each CI's outgoing edges all stay inside
         return f"""
@@ -127,7 +135,7 @@ MATCH (start:CI {{id: id}})
 MATCH (start)-[{pattern}*0..]->(x:CI)
 WITH DISTINCT x
 OPTIONAL MATCH (x)-[r{pattern}]->(y:CI)
-WITH x, collect(CASE WHEN y IS NULL THEN null ELSE [y.id, type(r), r.strength] END) AS out
+WITH x, collect(CASE WHEN y IS NULL THEN null ELSE [y.id, type(r), r.strength{more}] END) AS out
 RETURN collect({NODE_FIELDS}) AS nodes
 """
     if direction != "dependents":
@@ -145,17 +153,18 @@ MATCH (start:CI {{id: id}})
 MATCH (start)<-[{pattern}*0..]-(x:CI)
 WITH DISTINCT x
 OPTIONAL MATCH (x)<-[r{pattern}]-(s:CI)
-WITH x, collect(CASE WHEN s IS NULL THEN null ELSE [s.id, type(r), r.strength] END) AS needed_by
+WITH x, collect(CASE WHEN s IS NULL THEN null ELSE [s.id, type(r), r.strength{more}] END) AS needed_by
 RETURN collect([{NODE_COLUMNS}, {members}, needed_by]) AS nodes
 """
 
 
 @cache
-def _whole_graph_query() -> str:
+def _whole_graph_query(evidence: bool = False) -> str:
+    more = EDGE_EVIDENCE if evidence else ""
     return f"""
 MATCH (x:CI)
 OPTIONAL MATCH (x)-[r{_type_pattern(ALL_TYPES)}]->(y:CI)
-WITH x, collect(CASE WHEN y IS NULL THEN null ELSE [y.id, type(r), r.strength] END) AS out
+WITH x, collect(CASE WHEN y IS NULL THEN null ELSE [y.id, type(r), r.strength{more}] END) AS out
 RETURN collect({NODE_FIELDS}) AS nodes
 """
 
@@ -171,6 +180,23 @@ def _node(columns: Sequence[Any], members: int | None = None) -> CINode:
                   rto, rpo, availability, min_members, members)
 
 
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _evidence(source: str | None, last_seen: str | None, reported_by: list[str] | None,
+              observed_at: str | None) -> tuple[tuple[str | None, datetime | None], ...]:
+    seen = _time(last_seen)
+    found = [(source, seen)] + [(name, seen) for name in reported_by or () if name != source]
+    if observed_at:
+        found.append(("traces", _time(observed_at)))
+    return tuple(found)
+
+
+def _edge(target: str, kind: str, strength: str | None, *evidence: Any) -> Edge:
+    return Edge(target, _REL_TYPES[kind], _STRENGTHS[strength], _evidence(*evidence) if evidence else ())
+
+
 def _sorted_edges(edges: Iterable[Edge]) -> list[Edge]:
     return sorted(edges, key=lambda e: (e.target, e.type.value))
 
@@ -180,7 +206,7 @@ def _topology(rows: list[list[Any]]) -> Topology:
     out: dict[str, list[Edge]] = {}
     for *columns, edges in rows:
         node = nodes[columns[0]] = _node(columns)
-        out[node.id] = _sorted_edges(Edge(t, _REL_TYPES[k], _STRENGTHS[s]) for t, k, s in edges)
+        out[node.id] = _sorted_edges(_edge(*edge) for edge in edges)
     return Topology(nodes, out)
 
 
@@ -192,25 +218,27 @@ def _topology_from_incoming(rows: list[list[Any]]) -> Topology:
         ci_id = columns[0]
         nodes[ci_id] = _node(columns, members)
         out.setdefault(ci_id, [])
-        for source, kind, strength in needed_by:
-            out.setdefault(source, []).append(Edge(ci_id, _REL_TYPES[kind], _STRENGTHS[strength]))
+        for source, *edge in needed_by:
+            out.setdefault(source, []).append(_edge(ci_id, *edge))
     return Topology(nodes, {ci_id: _sorted_edges(edges) for ci_id, edges in out.items()})
 
 
-def dependents_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:
+def dependents_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None,
+                      evidence: bool = False) -> Topology:
     """`ids` and every CI that needs one of them, transitively, along `types`."""
-    query = _region_query("dependents", tuple(types or ALL_TYPES))
+    query = _region_query("dependents", tuple(types or ALL_TYPES), evidence)
     return _topology_from_incoming(store.value(query, ids=list(ids)))
 
 
-def dependencies_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None) -> Topology:
+def dependencies_region(store: Store, ids: Sequence[str], types: Sequence[RelType] | None = None,
+                        evidence: bool = False) -> Topology:
     """`ids` and everything they need, transitively, along `types`."""
-    query = _region_query("dependencies", tuple(types or ALL_TYPES))
+    query = _region_query("dependencies", tuple(types or ALL_TYPES), evidence)
     return _topology(store.value(query, ids=list(ids)))
 
 
-def whole_graph(store: Store) -> Topology:
-    return _topology(store.value(_whole_graph_query()))
+def whole_graph(store: Store, evidence: bool = False) -> Topology:
+    return _topology(store.value(_whole_graph_query(evidence)))
 
 
 MISSING_CIS = "UNWIND $ids AS id OPTIONAL MATCH (c:CI {id: id}) WITH id, c WHERE c IS NULL RETURN collect(id) AS missing"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncio
 
@@ -18,9 +18,17 @@ from strawberry.types import Info
 
 from cmdb_graph import model as m
 from cmdb_graph.api.context import Context
-from cmdb_graph.api.types import CI, RECORD_TYPES, RelationshipType, ci_from_props, record_from_props
+from cmdb_graph.api.errors import validation_error
+from cmdb_graph.api.types import (
+    CI, RECORD_TYPES, CIInput, RelationshipType, Strength, ci_from_props, input_to_dict, record_from_props,
+)
 from cmdb_graph.model import Label
-from impact import bia, blast_radius, change_impact, continuity, dependencies, evidence, health, impact, root_cause
+from impact import (
+    bia, blast_radius, change_impact, continuity, dependencies, evidence, health, impact, impact_diff, root_cause,
+)
+from impact.confidence import policy_from
+from impact.topology import AnalysisError
+from impact.what_if import EditOp, GraphEdit, parse_edits
 
 T = TypeVar("T")
 
@@ -49,6 +57,80 @@ async def _many(info: Info[Context, None], ids: list[str]) -> list[CI]:
     return [ci_from_props(p) for p in found if p is not None]
 
 
+Snapshots = dict[str, dict[str, Any]]
+
+
+async def _seen(info: Info[Context, None], ci_id: str, snapshots: Snapshots) -> CI:
+    """A CI as the graph asked about holds it (as of a past time, or added by what-if)."""
+    props = snapshots.get(ci_id)
+    return ci_from_props(props) if props is not None else await _one(info, ci_id)
+
+
+async def _seen_many(info: Info[Context, None], ids: list[str], snapshots: Snapshots) -> list[CI]:
+    if not snapshots:
+        return await _many(info, ids)
+    return list(await asyncio.gather(*(_seen(info, i, snapshots) for i in ids)))
+
+
+# --- as of, what-if, confidence -----------------------------------------------------------------
+
+
+EditOperation = strawberry.enum(EditOp, name="GraphEditOperation", description="What a hypothetical edit does")
+
+
+@strawberry.input(description="A hypothetical edit, applied in memory for one answer and written nowhere. "
+                              "ADD_CI: ci. RETIRE_CI: id (the CI and its relationships go). ADD_RELATIONSHIP, "
+                              "REMOVE_RELATIONSHIP: source, target, type, strength. SET_GROUP_SIZE: id with "
+                              "minMembers and/or members (named members included; more adds unnamed ones).")
+class GraphEditInput:
+    op: EditOperation  # type: ignore[valid-type]
+    ci: CIInput | None = None
+    id: strawberry.ID | None = None
+    source: strawberry.ID | None = None
+    target: strawberry.ID | None = None
+    type: RelationshipType = m.RelType.DEPENDS_ON  # type: ignore[valid-type]
+    strength: Strength = m.Strength.HARD  # type: ignore[valid-type]
+    min_members: int | None = None
+    members: int | None = None
+
+
+def _edits(values: list[GraphEditInput] | None) -> list[GraphEdit]:
+    """The edits, refused as VALIDATION with each bad field's position (`whatIf[1].ci.class`)."""
+    if not values:
+        return []
+    raw = []
+    for value in values:
+        ci = None
+        if value.ci is not None:
+            ci = {k: v for k, v in input_to_dict(value.ci).items() if v is not None and k != "expected_version"}
+            ci["class"] = ci.pop("ci_class")
+        raw.append({"op": EditOp(value.op.value if isinstance(value.op, Enum) else value.op), "ci": ci,
+                    "id": value.id, "source": value.source, "target": value.target,
+                    "type": value.type, "strength": value.strength, "min_members": value.min_members,
+                    "members": value.members})
+    try:
+        return parse_edits(raw)
+    except AnalysisError as error:
+        raise validation_error(str(error)) from error
+
+
+@strawberry.type(description="The least trusted relationship on an impacted CI's best path")
+class WeakestLink:
+    source_id: strawberry.Private[str]
+    target_id: strawberry.Private[str]
+    snapshots: strawberry.Private[Snapshots]
+    type: RelationshipType  # type: ignore[valid-type]
+    confidence: float
+
+    @strawberry.field(description="The CI that needs the target")
+    async def source(self, info: Info[Context, None]) -> CI:
+        return await _seen(info, self.source_id, self.snapshots)
+
+    @strawberry.field
+    async def target(self, info: Info[Context, None]) -> CI:
+        return await _seen(info, self.target_id, self.snapshots)
+
+
 # --- shared pieces ---------------------------------------------------------------------------------
 
 
@@ -69,36 +151,53 @@ def _sla(value: impact.SlaRef | None) -> SlaSummary | None:
 class ImpactedCI:
     ci_id: strawberry.Private[str]
     path_ids: strawberry.Private[list[str]]
+    snapshots: strawberry.Private[Snapshots]
     state: ImpactState  # type: ignore[valid-type]
     distance: int
+    confidence: float | None = strawberry.field(
+        default=None, description="0-1: how far the best path from this CI to a failure is to be believed, its "
+                                  "weakest relationship's confidence (source trust and age); impact only")
+    weakest_link: WeakestLink | None = None
 
     @strawberry.field
     async def ci(self, info: Info[Context, None]) -> CI:
-        return await _one(info, self.ci_id)
+        return await _seen(info, self.ci_id, self.snapshots)
 
     @strawberry.field(description="From this CI to a failed one, both included")
     async def path(self, info: Info[Context, None]) -> list[CI]:
-        return await _many(info, self.path_ids)
+        return await _seen_many(info, self.path_ids, self.snapshots)
 
 
-def _impacted(rows: list[impact.ImpactedCI]) -> list[ImpactedCI]:
-    return [ImpactedCI(ci_id=r.ci.id, path_ids=r.path, state=r.state, distance=r.distance) for r in rows]
+def _weakest(link: impact.WeakestLink | None, snapshots: Snapshots) -> WeakestLink | None:
+    if link is None:
+        return None
+    return WeakestLink(source_id=link.source, target_id=link.target, snapshots=snapshots, type=link.type,
+                       confidence=link.confidence)
+
+
+def _impacted(rows: list[impact.ImpactedCI], snapshots: Snapshots | None = None) -> list[ImpactedCI]:
+    seen = snapshots or {}
+    return [ImpactedCI(ci_id=r.ci.id, path_ids=r.path, snapshots=seen, state=r.state, distance=r.distance,
+                       confidence=r.confidence, weakest_link=_weakest(r.weakest_link, seen)) for r in rows]
 
 
 @strawberry.type(description="A business service that goes down or degrades")
 class ServiceImpact:
     ci_id: strawberry.Private[str]
+    snapshots: strawberry.Private[Snapshots]
     state: ImpactState  # type: ignore[valid-type]
     criticality: int | None
     sla: SlaSummary | None
+    confidence: float | None = strawberry.field(default=None, description="as on ImpactedCI")
 
     @strawberry.field
     async def ci(self, info: Info[Context, None]) -> CI:
-        return await _one(info, self.ci_id)
+        return await _seen(info, self.ci_id, self.snapshots)
 
 
-def _services(rows: list[impact.ServiceImpact]) -> list[ServiceImpact]:
-    return [ServiceImpact(ci_id=r.ci.id, state=r.state, criticality=r.criticality, sla=_sla(r.sla)) for r in rows]
+def _services(rows: list[impact.ServiceImpact], snapshots: Snapshots | None = None) -> list[ServiceImpact]:
+    return [ServiceImpact(ci_id=r.ci.id, snapshots=snapshots or {}, state=r.state, criticality=r.criticality,
+                          sla=_sla(r.sla), confidence=r.confidence) for r in rows]
 
 
 @strawberry.type(description="A record named as evidence: an incident, change or problem")
@@ -132,16 +231,61 @@ def _evidence(value: evidence.Evidence) -> Evidence:
 @strawberry.type(description="What goes down or degrades when the failed CIs fail")
 class Impact:
     failed_ids: strawberry.Private[list[str]]
+    snapshots: strawberry.Private[Snapshots]
     impacted: list[ImpactedCI]
     business_services: list[ServiceImpact]
     counts_by_class: JSON
     counts_by_layer: JSON
     max_depth: int | None
     relationship_types: list[RelationshipType]  # type: ignore[valid-type]
+    as_of: datetime | None = strawberry.field(description="The time whose graph answered; null: now")
+    what_if: int = strawberry.field(description="How many hypothetical edits the answer assumes")
+    min_confidence: float | None
 
     @strawberry.field
     async def failed(self, info: Info[Context, None]) -> list[CI]:
-        return await _many(info, self.failed_ids)
+        return await _seen_many(info, self.failed_ids, self.snapshots)
+
+
+def _impact(result: impact.Impact) -> Impact:
+    seen = result.snapshots
+    return Impact(
+        failed_ids=result.failed, snapshots=seen, impacted=_impacted(result.impacted, seen),
+        business_services=_services(result.business_services, seen), counts_by_class=result.counts_by_class,
+        counts_by_layer=result.counts_by_layer, max_depth=result.max_depth,
+        relationship_types=result.relationship_types, as_of=result.as_of, what_if=result.what_if,
+        min_confidence=result.min_confidence,
+    )
+
+
+@strawberry.type(description="A CI whose state differs between the graph as it is and with the edits")
+class ImpactChange:
+    ci_id: strawberry.Private[str]
+    snapshots: strawberry.Private[Snapshots]
+    before: ImpactState | None  # type: ignore[valid-type]
+    after: ImpactState | None  # type: ignore[valid-type]
+    distance_before: int | None
+    distance_after: int | None
+
+    @strawberry.field
+    async def ci(self, info: Info[Context, None]) -> CI:
+        return await _seen(info, self.ci_id, self.snapshots)
+
+
+@strawberry.type(description="impact without and with hypothetical edits, side by side, and what differs")
+class ImpactDiff:
+    before: Impact
+    after: Impact
+    cis: list[ImpactChange] = strawberry.field(description="Every CI whose state differs, worst change first")
+    business_services: list[ImpactChange]
+    newly_impacted: int
+    no_longer_impacted: int
+    state_changed: int
+
+
+def _changes(rows: list[impact_diff.ImpactChange], snapshots: Snapshots) -> list[ImpactChange]:
+    return [ImpactChange(ci_id=r.ci.id, snapshots=snapshots, before=r.before, after=r.after,
+                         distance_before=r.distance_before, distance_after=r.distance_after) for r in rows]
 
     @strawberry.field(description="The severity level of the failed CIs failing together, by the rules blastRadius "
                                   "applies to one CI")
@@ -169,6 +313,7 @@ class FailureSeverity:
 class Dependency:
     ci_id: strawberry.Private[str]
     path_ids: strawberry.Private[list[str]]
+    snapshots: strawberry.Private[Snapshots]
     distance: int
     open_incidents: list[RecordRef]
     recent_changes: list[RecordRef]
@@ -177,11 +322,11 @@ class Dependency:
 
     @strawberry.field
     async def ci(self, info: Info[Context, None]) -> CI:
-        return await _one(info, self.ci_id)
+        return await _seen(info, self.ci_id, self.snapshots)
 
     @strawberry.field(description="From the CI asked about to this dependency, both included")
     async def path(self, info: Info[Context, None]) -> list[CI]:
-        return await _many(info, self.path_ids)
+        return await _seen_many(info, self.path_ids, self.snapshots)
 
 
 @strawberry.type(description="impact of one CI, summarised with the severity level of the event")
@@ -299,6 +444,7 @@ class ChangeImpact:
     in_blackout: bool
     blackouts: list[strawberry.ID]
     conflicts: list[ChangeConflict]
+    what_if: int = strawberry.field(description="How many hypothetical edits the answer assumes")
 
     @strawberry.field
     async def change(self, info: Info[Context, None]) -> RECORD_TYPES[Label.CHANGE]:  # type: ignore[valid-type]
@@ -494,21 +640,38 @@ class AnalysisQuery:
     async def impact(
         self, info: Info[Context, None], failed: list[strawberry.ID], max_depth: int | None = None,
         relationship_types: list[RelationshipType] | None = None,  # type: ignore[valid-type]
+        as_of: Annotated[datetime | None, strawberry.argument(description="answer on the graph as it was then, rebuilt from the audit trail")] = None,
+        what_if: Annotated[list[GraphEditInput] | None, strawberry.argument(description="hypothetical edits, applied in order in memory; nothing is written")] = None,
+        min_confidence: Annotated[float | None, strawberry.argument(description="leave out impacted CIs whose best path's confidence is below this (0-1)")] = None,
     ) -> Impact:
-        result = await _run(info, impact.analyse_impact, [str(f) for f in failed], max_depth, _types(relationship_types))
-        return Impact(
-            failed_ids=result.failed, impacted=_impacted(result.impacted), business_services=_services(result.business_services),
-            counts_by_class=result.counts_by_class, counts_by_layer=result.counts_by_layer, max_depth=result.max_depth,
-            relationship_types=result.relationship_types,
-        )
+        result = await _run(info, impact.analyse_impact, [str(f) for f in failed], max_depth, _types(relationship_types),
+                            as_of=as_of, what_if=_edits(what_if), min_confidence=min_confidence,
+                            policy=policy_from(info.context.settings))
+        return _impact(result)
+
+    @strawberry.field(description="impact without and with hypothetical edits, side by side; nothing is written")
+    async def impact_diff(
+        self, info: Info[Context, None], failed: list[strawberry.ID], what_if: list[GraphEditInput],
+        max_depth: int | None = None,
+        relationship_types: list[RelationshipType] | None = None,  # type: ignore[valid-type]
+        as_of: datetime | None = None,
+    ) -> ImpactDiff:
+        r = await _run(info, impact_diff.analyse_impact_diff, [str(f) for f in failed], _edits(what_if), max_depth,
+                       _types(relationship_types), as_of=as_of, policy=policy_from(info.context.settings))
+        seen = r.after.snapshots
+        return ImpactDiff(before=_impact(r.before), after=_impact(r.after), cis=_changes(r.cis, seen),
+                          business_services=_changes(r.business_services, seen), newly_impacted=r.newly_impacted,
+                          no_longer_impacted=r.no_longer_impacted, state_changed=r.state_changed)
 
     @strawberry.field(description="What a CI needs, transitively, nearest first, with open incidents, recent "
                                   "changes, open problems and known errors on each")
     async def dependencies(
         self, info: Info[Context, None], id: strawberry.ID, max_depth: int | None = None, change_window_days: float = 30,
+        as_of: Annotated[datetime | None, strawberry.argument(description="answer on the graph as it was then; changes in the window before it")] = None,
     ) -> list[Dependency]:
-        rows = await _run(info, dependencies.analyse_dependencies, str(id), max_depth, change_window_days)
-        return [Dependency(ci_id=r.ci.id, path_ids=r.path, distance=r.distance,
+        rows, seen = await _run(info, dependencies.dependencies_and_snapshots, str(id), max_depth, change_window_days,
+                                None, as_of)
+        return [Dependency(ci_id=r.ci.id, path_ids=r.path, snapshots=seen, distance=r.distance,
                            open_incidents=_refs(r.evidence.open_incidents), recent_changes=_refs(r.evidence.recent_changes),
                            open_problems=_refs(r.evidence.open_problems), known_errors=_refs(r.evidence.known_errors))
                 for r in rows]
@@ -539,11 +702,15 @@ class AnalysisQuery:
         ) for r in rows]
 
     @strawberry.field(description="What a change puts at risk, its approval route and the changes it collides with")
-    async def change_impact(self, info: Info[Context, None], change_id: strawberry.ID) -> ChangeImpact:
-        r = await _run(info, change_impact.analyse_change_impact, str(change_id))
+    async def change_impact(
+        self, info: Info[Context, None], change_id: strawberry.ID,
+        what_if: Annotated[list[GraphEditInput] | None, strawberry.argument(description="hypothetical edits (a migration plan, say), applied in memory; nothing is written")] = None,
+    ) -> ChangeImpact:
+        r = await _run(info, change_impact.analyse_change_impact, str(change_id), _edits(what_if))
         return ChangeImpact(
-            change_id=r.change_id, target_ids=r.targets, window=_window(r.window), impacted=_impacted(r.impacted),
-            business_services=_services(r.business_services), risk_score=r.risk_score,
+            change_id=r.change_id, target_ids=r.targets, window=_window(r.window),
+            impacted=_impacted(r.impacted, r.snapshots), what_if=r.what_if,
+            business_services=_services(r.business_services, r.snapshots), risk_score=r.risk_score,
             risk_factors=[RiskFactor(**f.model_dump()) for f in r.risk_factors],
             approval_route=ApprovalRoute(r.approval_route), approval_reason=r.approval_reason,
             outside_maintenance_window=r.outside_maintenance_window,

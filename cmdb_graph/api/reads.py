@@ -74,14 +74,18 @@ DEPENDENCIES_OF = """
 UNWIND $ids AS id
 MATCH (a:CI {id: id})-[r]->(b:CI)
 WITH id, a, r, b ORDER BY id, type(r), b.id
-RETURN collect({key: id, source: a.id, target: b.id, type: type(r), strength: r.strength, version: r.version}) AS rows
+RETURN collect({key: id, source: a.id, target: b.id, type: type(r), strength: r.strength, version: r.version,
+                data_source: r.source, last_seen: toString(r.last_seen), reported_by: r.reported_by,
+                observed_at: toString(r.observed_at), observed_calls: r.observed_calls}) AS rows
 """
 
 DEPENDENTS_OF = """
 UNWIND $ids AS id
 MATCH (a:CI)-[r]->(b:CI {id: id})
 WITH id, a, r, b ORDER BY id, type(r), a.id
-RETURN collect({key: id, source: a.id, target: b.id, type: type(r), strength: r.strength, version: r.version}) AS rows
+RETURN collect({key: id, source: a.id, target: b.id, type: type(r), strength: r.strength, version: r.version,
+                data_source: r.source, last_seen: toString(r.last_seen), reported_by: r.reported_by,
+                observed_at: toString(r.observed_at), observed_calls: r.observed_calls}) AS rows
 """
 
 

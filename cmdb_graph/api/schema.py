@@ -183,8 +183,20 @@ def _record_query_fields(label: Label) -> dict[str, Any]:
 
 @strawberry.type
 class CoreQuery:
-    @strawberry.field(description="One configuration item by id")
-    async def ci(self, info: Info[Context, None], id: strawberry.ID) -> CI | None:
+    @strawberry.field(description="One configuration item by id; with asOf, as it was then (fields and "
+                                  "relationships rebuilt from the audit trail), null if it did not exist then")
+    async def ci(
+        self, info: Info[Context, None], id: strawberry.ID,
+        as_of: Annotated[datetime | None, strawberry.argument(description="a past time")] = None,
+    ) -> CI | None:
+        if as_of is not None:
+            from impact.history import graph_as_of
+
+            store = info.context.store
+            graph = await anyio.to_thread.run_sync(lambda: graph_as_of(store, as_of),
+                                                   limiter=info.context.analysis_slots)
+            props = graph.cis.get(str(id))
+            return ci_from_props(props, graph.at, graph) if props else None
         props = await info.context.loaders.ci.load(str(id))
         return ci_from_props(props) if props else None
 

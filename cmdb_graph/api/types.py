@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import typing
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -115,21 +115,74 @@ class Relationship:
     version: int | None
     source_id: strawberry.Private[str]
     target_id: strawberry.Private[str]
+    data_source: str | None = strawberry.field(default=None, description="The source that wrote it (an importer, "
+                                                                         "native, api, demo, traces)")
+    reported_by: list[str] = strawberry.field(default_factory=list, description="Importers that still report it")
+    last_confirmed_at: datetime | None = strawberry.field(default=None, description="When a source last wrote or "
+                                                                                    "reported it")
+    observed_at: datetime | None = strawberry.field(default=None, description="When traces last showed the call")
+    observed_calls: int | None = strawberry.field(default=None, description="Calls traces showed")
+    as_of: datetime | None = strawberry.field(default=None, description="The time it is seen as of; null: now")
+    evidence: strawberry.Private[tuple[tuple[str | None, datetime | None], ...]] = ()
+    snapshots: strawberry.Private[dict[str, dict[str, Any]] | None] = None
+
+    @strawberry.field(description="0-1: how far it is to be believed, from its sources' trust and how long ago "
+                                  "they confirmed it (docs/analyses.md)")
+    def confidence(self, info: Info[Context, None]) -> float:
+        from impact.confidence import policy_from
+        from impact.topology import Edge as TopologyEdge
+
+        edge = TopologyEdge(self.target_id, self.type, self.strength, self.evidence)
+        return round(policy_from(info.context.settings).edge_confidence(edge, self.as_of or _now()), 4)
 
     @strawberry.field
     async def source(self, info: Info[Context, None]) -> CI:
-        return await info.context.loaders.ci_or_fail(self.source_id)
+        return await _ci_seen(info, self.source_id, self.snapshots, self.as_of)
 
     @strawberry.field
     async def target(self, info: Info[Context, None]) -> CI:
-        return await info.context.loaders.ci_or_fail(self.target_id)
+        return await _ci_seen(info, self.target_id, self.snapshots, self.as_of)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def _ci_seen(info: Info[Context, None], ci_id: str, snapshots: dict[str, dict[str, Any]] | None,
+                   as_of: datetime | None) -> CI:
+    if snapshots is not None and ci_id in snapshots:
+        return ci_from_props(snapshots[ci_id], as_of)
+    return await info.context.loaders.ci_or_fail(ci_id)
 
 
 def relationship_from_row(row: dict[str, Any]) -> Relationship:
+    from impact.topology import _evidence
+
+    evidence = _evidence(row.get("data_source"), row.get("last_seen"), row.get("reported_by"), row.get("observed_at"))
     return Relationship(
         type=m.RelType(row["type"]), strength=m.Strength(row.get("strength") or "hard"),
         version=row.get("version"), source_id=row["source"], target_id=row["target"],
+        data_source=row.get("data_source"), reported_by=list(row.get("reported_by") or []),
+        last_confirmed_at=_temporal(row.get("last_seen")), observed_at=_temporal(row.get("observed_at")),
+        observed_calls=row.get("observed_calls"), evidence=evidence,
     )
+
+
+def historic_relationships(ci_id: str, graph: Any, outgoing: bool) -> list[Relationship]:
+    """A CI's relationships in the graph at a past time (impact/history.py)."""
+    if outgoing:
+        pairs = [(ci_id, edge) for edge in graph.topology.out.get(ci_id, ())]
+    else:
+        pairs = list(graph.topology.incoming.get(ci_id, ()))
+    rows = []
+    for source, edge in sorted(pairs, key=lambda p: (p[1].type.value, p[0], p[1].target)):
+        writer, confirmed = edge.evidence[0] if edge.evidence else (None, None)
+        observed = next((when for name, when in edge.evidence[1:] if name == "traces"), None)
+        rows.append(Relationship(type=edge.type, strength=edge.strength, version=None, source_id=source,
+                                 target_id=edge.target, data_source=writer, last_confirmed_at=confirmed,
+                                 observed_at=observed, as_of=graph.at, evidence=edge.evidence,
+                                 snapshots=graph.cis))
+    return rows
 
 
 @strawberry.type(description="A configuration item")
@@ -155,13 +208,20 @@ class CI:
     version: int
     created_at: datetime | None
     updated_at: datetime | None
+    as_of: datetime | None = strawberry.field(default=None, description="The time this CI is seen as of (its "
+                                                                        "fields and relationships then); null: now")
+    historic: strawberry.Private[Any] = None
 
     @strawberry.field(description="What this CI needs, one hop (its outgoing relationships)")
     async def depends_on(self, info: Info[Context, None]) -> list[Relationship]:
+        if self.historic is not None:
+            return historic_relationships(str(self.id), self.historic, outgoing=True)
         return [relationship_from_row(r) for r in await info.context.loaders.depends_on.load(self.id)]
 
     @strawberry.field(description="What needs this CI, one hop (its incoming relationships)")
     async def dependents(self, info: Info[Context, None]) -> list[Relationship]:
+        if self.historic is not None:
+            return historic_relationships(str(self.id), self.historic, outgoing=False)
         return [relationship_from_row(r) for r in await info.context.loaders.dependents.load(self.id)]
 
     @strawberry.field(description="Incidents that affect this CI")
@@ -185,7 +245,7 @@ class CI:
         return await _history(info, self.id)
 
 
-def ci_from_props(props: dict[str, Any]) -> CI:
+def ci_from_props(props: dict[str, Any], as_of: datetime | None = None, historic: Any = None) -> CI:
     return CI(
         id=strawberry.ID(props["id"]), name=props.get("name") or props["id"],
         ci_class=m.CIClass(props["ci_class"]), layer=m.Layer(props["layer"]),
@@ -200,6 +260,7 @@ def ci_from_props(props: dict[str, Any]) -> CI:
         attributes=json.loads(props["attributes"]) if props.get("attributes") else {},
         source=props.get("source"), version=int(props.get("version") or 0),
         created_at=_temporal(props.get("created_at")), updated_at=_temporal(props.get("updated_at")),
+        as_of=as_of, historic=historic,
     )
 
 

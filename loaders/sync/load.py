@@ -145,7 +145,7 @@ STAMP_RELATIONSHIPS = """
 UNWIND $rows AS row
 MATCH (a:CI {id: row.source})-[r]->(b)
 WHERE b.id = row.target AND type(r) = row.type
-SET r.sync_tag = $tag,
+SET r.sync_tag = $tag, r.last_seen = $now,
     r.reported_by = CASE WHEN $source IN coalesce(r.reported_by, []) THEN r.reported_by
                          ELSE coalesce(r.reported_by, []) + $source END
 RETURN count(r) AS written
@@ -297,7 +297,8 @@ class _Run:
             write_plan(tx, WritePlan(changes), self.options.actor, size)
             rows = [{"source": c.row["source"], "type": c.row["type"], "target": c.row["target"]}
                     for c in changes if c.key in unchanged]
-            run_counted(tx, STAMP_RELATIONSHIPS, rows, size, "stamping the sync tag", tag=self.tag, source=source)
+            run_counted(tx, STAMP_RELATIONSHIPS, rows, size, "stamping the sync tag", tag=self.tag, now=self.now,
+                        source=source)
         self.advance(len(self.batch.relationships[index * size : (index + 1) * size]))
 
     def finish(self, tx: ManagedTransaction) -> None:
