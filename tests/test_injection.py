@@ -236,6 +236,23 @@ def _set_path(container: Any, path: tuple[str, ...], value: Any) -> None:
     container[path[-1]] = value
 
 
+def _fill_optional_inputs(variables: dict[str, Any], root_field: graphql.GraphQLField, path: tuple[str, ...],
+                          fresh_id: str, target: str) -> None:
+    """An optional input object on the way to the leaf (`whatIf[0].ci`) gets its own required
+    fields, so the payload is the only thing the server can object to."""
+    container: Any = variables
+    fields: Any = root_field.args
+    for part in path[:-1]:
+        field_type = fields[part].type
+        named, _ = _unwrap(field_type)
+        if isinstance(container, list):
+            container = container[0]
+        if part not in container:
+            container[part] = _baseline(field_type, part, named.name, fresh_id, target)
+        container = container[part]
+        fields = named.fields
+
+
 def _variable_type(type_: graphql.GraphQLType) -> str:
     return str(type_)
 
@@ -271,6 +288,7 @@ def operation_for(leaf: Leaf, payloads: dict[str, str], versions: dict[str, int]
                 variables[arg_name] = _baseline(argument.type, arg_name, "", fresh, target)
         if "expectedVersion" in root_field.args and leaf.path != ("expectedVersion",):
             variables["expectedVersion"] = versions.get(target, 1)
+        _fill_optional_inputs(variables, root_field, leaf.path, fresh, target)
         value: Any = {"p": payload} if leaf.scalar == "JSON" else payload
         _set_path(variables, leaf.path, [value] if leaf.in_list and leaf.scalar != "JSON" else value)
         names = {arg: f"{alias}_{arg}" for arg in variables}

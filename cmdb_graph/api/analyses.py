@@ -246,6 +246,16 @@ class Impact:
     async def failed(self, info: Info[Context, None]) -> list[CI]:
         return await _seen_many(info, self.failed_ids, self.snapshots)
 
+    @strawberry.field(description="The severity level of the failed CIs failing together, by the rules blastRadius "
+                                  "applies to one CI")
+    async def severity(self, info: Info[Context, None], expected_recovery_hours: float | None = None) -> FailureSeverity:
+        r = await _run(info, blast_radius.analyse_failure_severity, self.failed_ids, expected_recovery_hours)
+        return FailureSeverity(
+            level=r.severity_level, reason=r.reason, core_services_total=r.core_services_total,
+            core_services_down=r.core_services_down, core_services_down_share=r.core_services_down_share,
+            expected_recovery_hours=r.expected_recovery_hours, recovery_hours_from=r.recovery_hours_from,
+        )
+
 
 def _impact(result: impact.Impact) -> Impact:
     seen = result.snapshots
@@ -286,16 +296,6 @@ class ImpactDiff:
 def _changes(rows: list[impact_diff.ImpactChange], snapshots: Snapshots) -> list[ImpactChange]:
     return [ImpactChange(ci_id=r.ci.id, snapshots=snapshots, before=r.before, after=r.after,
                          distance_before=r.distance_before, distance_after=r.distance_after) for r in rows]
-
-    @strawberry.field(description="The severity level of the failed CIs failing together, by the rules blastRadius "
-                                  "applies to one CI")
-    async def severity(self, info: Info[Context, None], expected_recovery_hours: float | None = None) -> FailureSeverity:
-        r = await _run(info, blast_radius.analyse_failure_severity, self.failed_ids, expected_recovery_hours)
-        return FailureSeverity(
-            level=r.severity_level, reason=r.reason, core_services_total=r.core_services_total,
-            core_services_down=r.core_services_down, core_services_down_share=r.core_services_down_share,
-            expected_recovery_hours=r.expected_recovery_hours, recovery_hours_from=r.recovery_hours_from,
-        )
 
 
 @strawberry.type(description="How severe a failure is: the level and the rule that decided it")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
@@ -47,6 +48,15 @@ class Metrics:
     def observe(self, operation: str, outcome: str, seconds: float) -> None:
         self.requests.labels(operation, outcome).inc()
         self.latency.labels(operation).observe(seconds)
+
+
+class _Assets(StaticFiles):
+    """The bundle's files; before the page is built there are none, so every asset is a 404
+    rather than the error Starlette raises for a missing folder."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
 
 
 def create_app(settings: Settings | None = None, target: Neo4jTarget | None = None) -> FastAPI:
@@ -125,7 +135,7 @@ def create_app(settings: Settings | None = None, target: Neo4jTarget | None = No
             return HTMLResponse(web.NOT_BUILT, status_code=503)
         return FileResponse(web.PAGE, headers={"Cache-Control": "no-cache"})
 
-    app.mount("/assets", StaticFiles(directory=web.ASSETS, check_dir=False), name="impact-map-assets")
+    app.mount("/assets", _Assets(directory=web.ASSETS, check_dir=False), name="impact-map-assets")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
