@@ -3,6 +3,7 @@ traceback; `--json` output is for scripts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -308,12 +309,21 @@ def demo(
     out_file: Annotated[Path | None, typer.Option("--out", help="write the document here instead of loading it")] = None,
     reset: Annotated[bool, typer.Option("--reset/--no-reset", help="empty the database first")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+    traces: Annotated[bool, typer.Option("--traces/--no-traces", help="also import the demo's last hour of traces")] = True,
+    traces_out: Annotated[Path | None, typer.Option(
+        "--traces-out", help="write the demo's trace export (OTLP JSON, the last hour) here and stop")] = None,
 ) -> None:
-    """Load the demo enterprise: two data centres, 300+ CIs, services with SLAs and a history."""
+    """Load the demo enterprise: two data centres, 300+ CIs, services with SLAs and a history,
+    and an hour of the online shop's traces."""
     from cmdb_graph.demo import build_demo
+    from cmdb_graph.demo_traces import build_demo_traces
     from loaders.native.get import read_mapping
     from loaders.native.transform import transform
 
+    if traces_out is not None:
+        traces_out.write_text(json.dumps(build_demo_traces(seed=seed)), encoding="utf-8")
+        out.print(f"demo trace export written to {traces_out}")
+        return
     document = build_demo(seed=seed)
     if out_file is not None:
         import yaml
@@ -331,11 +341,27 @@ def demo(
             reset_database(driver, target.database)
         store = Store(driver, target.database, config.batch_size)
         report = _run_load(config, store, transformed, files=[f"demo(seed={seed})"], source="demo", dry_run=False)
+        if report.ok and traces:
+            observed = _import_demo_traces(store, seed, config.actor)
     _print_report(report, as_json)
     if not report.ok:
         fail("the demo could not be loaded")
+    if traces and not as_json:
+        out.print(f"demo traces: {observed.spans} spans, {len(observed.calls)} calls observed, "
+                  f"{observed.confirmed} declared dependencies confirmed", highlight=False)
     if not as_json:
         out.print(f"demo enterprise loaded into {target.uri} ({target.origin} Neo4j)")
+
+
+def _import_demo_traces(store: Store, seed: int, actor: str) -> Any:
+    from cmdb_graph.demo_traces import build_demo_traces
+    from loaders.traces.get import TraceFile, requests_in
+    from loaders.traces.load import import_traces
+
+    text = json.dumps(build_demo_traces(seed=seed))
+    name = f"demo-traces(seed={seed})"
+    export = TraceFile(name, hashlib.sha256(text.encode()).hexdigest(), requests_in(name, text))
+    return import_traces(store, [export], actor=actor)
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -397,8 +423,16 @@ def _stop_serving(signum: int, frame: object) -> None:
 
 
 @ci_app.command("show")
-def ci_show(ci_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One CI with its bookkeeping."""
+def ci_show(
+    ci_id: str,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="as it was then (ISO time; UTC if no offset), "
+                                                              "rebuilt from the audit trail")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One CI with its bookkeeping; with --as-of, its fields and relationships as they were then."""
+    if as_of is not None:
+        _ci_as_of(ci_id, as_of, as_json)
+        return
     config = settings()
     with connected(config) as (target, driver):
         stored = Store(driver, target.database).get_ci(ci_id)
@@ -413,6 +447,38 @@ def ci_show(ci_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
             table.add_row(key, str(value.value if hasattr(value, "value") else value))
     for key in ("layer", "version", "created_at", "updated_at", "source"):
         table.add_row(key, str(getattr(stored, key)))
+    out.print(table)
+
+
+def _ci_as_of(ci_id: str, as_of: str, as_json: bool) -> None:
+    from cmdb_graph.cli_analyses import instant
+    from impact.history import graph_as_of
+
+    at = instant(as_of)
+    config = settings()
+    with connected(config) as (target, driver):
+        try:
+            graph = graph_as_of(Store(driver, target.database), at)  # type: ignore[arg-type]
+        except ValueError as error:
+            fail(str(error))
+    props = graph.cis.get(ci_id)
+    if props is None:
+        fail(f"no CI with id {ci_id!r} as of {graph.at.isoformat()}")
+    needs = [(e.type.value, e.target, e.strength.value) for e in graph.topology.out.get(ci_id, [])]
+    needed_by = [(e.type.value, source, e.strength.value) for source, e in graph.topology.incoming.get(ci_id, [])]
+    if as_json:
+        print_json({"as_of": graph.at.isoformat(), "ci": {k: v for k, v in sorted(props.items())},
+                    "depends_on": [{"type": t, "to": c, "strength": s} for t, c, s in sorted(needs)],
+                    "dependents": [{"type": t, "from": c, "strength": s} for t, c, s in sorted(needed_by)]})
+        return
+    table = Table(show_header=False, title=f"{ci_id} as of {graph.at.isoformat()}", title_justify="left")
+    for key, value in sorted(props.items()):
+        if value not in (None, [], {}, ""):
+            table.add_row(key, str(value))
+    for t, c, s in sorted(needs):
+        table.add_row(f"-[{t}]->", f"{c} ({s})")
+    for t, c, s in sorted(needed_by):
+        table.add_row(f"<-[{t}]-", f"{c} ({s})")
     out.print(table)
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from cmdb_graph.cli import _progress, app, connected, err, fail, out, print_json, settings
+from cmdb_graph.model import Strength
 from cmdb_graph.schema import init_schema
 from cmdb_graph.store import Store
 from loaders import SOURCES
 from loaders.sync.load import SyncReport
 
-Source = Enum("Source", {name: name for name in SOURCES}, type=str)  # type: ignore[misc]
+TRACES = "traces"  # not a syncing source: it reports calls, not CIs (loaders/traces/)
+Source = Enum("Source", {name: name for name in (*SOURCES, TRACES)}, type=str)  # type: ignore[misc]
 
 
 class ExportFormat(str, Enum):
@@ -71,13 +73,21 @@ def import_source(
     allow_large_cleanup: Annotated[bool, typer.Option("--allow-large-cleanup", help="retire more than the allowed share of the source's CIs")] = False,
     delete_stale: Annotated[bool, typer.Option("--delete-stale", help="delete what the source no longer reports, instead of retiring it")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+    record_relationships: Annotated[bool, typer.Option(
+        "--record-relationships", help="traces: write each observed call the CMDB does not declare as a DEPENDS_ON "
+                                       "with source 'traces'")] = False,
+    strength: Annotated[Strength, typer.Option(help="traces: the strength of the relationships recorded")] = Strength.SOFT,
 ) -> None:
     """Import a source: identify each item against what is stored, merge, and retire what the
-    source no longer reports. All or nothing; re-running it changes nothing."""
+    source no longer reports. All or nothing; re-running it changes nothing. `traces` reads
+    OpenTelemetry trace exports (OTLP JSON) and records the calls they show."""
     from loaders import importer as importer_for
     from loaders.sync.load import CleanupRefused, SyncOptions
     from loaders.sync.run import failed_report, read_source, run_import
 
+    if source.value == TRACES:
+        import_traces_command(path, dry_run, record_relationships, strength, as_json)
+        return
     name = source_name or source.value
     if not name or len(name) > 60 or any(ch.isspace() or ch == ":" for ch in name):
         fail("--source-name: 1 to 60 characters, no spaces or ':'")
@@ -107,6 +117,59 @@ def import_source(
                 progress.stop()
                 fail(str(error))
     _print_sync_report(report, as_json)
+
+
+def import_traces_command(path: Path, dry_run: bool, record_relationships: bool, strength: Strength,
+                          as_json: bool) -> None:
+    from loaders.sync.files import SourceReadError
+    from loaders.traces.get import read
+    from loaders.traces.load import ImportedMeanwhile, import_traces
+
+    config = settings()
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"reading {path}", total=None)
+            files = read(path)
+            progress.remove_task(task)
+    except SourceReadError as error:
+        fail(f"{error}; nothing was written")
+    with connected(config) as (target, driver):
+        init_schema(driver, target.database)
+        store = Store(driver, target.database, config.batch_size)
+        try:
+            report = import_traces(store, files, actor=config.actor, record_relationships=record_relationships,
+                                   strength=strength, dry_run=dry_run)
+        except ImportedMeanwhile as error:
+            fail(str(error))
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        _print_trace_report(report)
+    if not report.ok:
+        fail(f"{len(report.errors)} error(s) in {path}; nothing was written")
+
+
+def _print_trace_report(report: Any) -> None:
+    for message in report.errors:
+        err.print(message, highlight=False, markup=False, style="red")
+    if not report.ok:
+        return
+    if report.already_imported:
+        out.print("already imported, skipped: " + ", ".join(report.already_imported), highlight=False)
+    title = "dry run: nothing written" if report.dry_run else "traces: calls observed"
+    table = Table("kind", "caller", "callee", "calls", "errors", "last seen", "CIs", "in the CMDB", title=title,
+                  title_justify="left")
+    for c in report.calls:
+        state = "declared" if c.declared else ("recorded now" if c.recorded else "not declared")
+        cis = f"{c.caller_ci or '?'} -> {c.callee_ci or '?'}"
+        table.add_row(c.kind, c.caller, c.callee, str(c.calls), str(c.errors), c.last_seen.isoformat(timespec="seconds"),
+                      cis, state)
+    out.print(table)
+    for name, reason in report.unresolved.items():
+        out.print(f"[yellow]no CI for[/] {name}: {reason}", highlight=False)
+    out.print(f"{report.traces} traces, {report.spans} spans ({report.unattributed} without service.name, "
+              f"{report.orphans} whose parent is not in the export); {report.confirmed} declared relationships "
+              f"confirmed, {report.recorded} recorded; {report.seconds:.2f}s", highlight=False)
 
 
 @app.command("export")

@@ -119,6 +119,8 @@ class Label(str, Enum):
     AUDIT_ENTRY = "AuditEntry"
     SYNC_RUN = "SyncRun"
     API_KEY = "ApiKey"
+    OBSERVED_CALL = "ObservedCall"
+    TRACE_IMPORT = "TraceImport"
 
 
 class RecordRel(str, Enum):
@@ -139,9 +141,10 @@ class RecordRel(str, Enum):
 
 
 # Properties the store maintains itself; a document cannot set them.
-BOOKKEEPING = ("version", "created_at", "updated_at", "source", "first_seen", "last_seen", "sync_tag", "reported_by")
+BOOKKEEPING = ("version", "created_at", "updated_at", "source", "first_seen", "last_seen", "sync_tag", "reported_by",
+               "observed_at", "observed_calls", "traced_at")
 # Kept as they are when an item changes: the importers' claims (see loaders/sync/).
-SYNC_BOOKKEEPING = ("sync_tag", "reported_by")
+SYNC_BOOKKEEPING = ("sync_tag", "reported_by", "observed_at", "observed_calls", "traced_at")
 
 
 _STRIPPED = TypeAdapter(typing.Annotated[str, StringConstraints(strip_whitespace=True)])

@@ -836,3 +836,51 @@ def test_hostile_strings_through_one_field_of_every_other_importer(store: Store,
             outcomes.failures += [f"{source} <- {payload_name}: {p}" for p in unexplained_changes(store, before)]
     outcomes.failures += check_invariants(store.driver, store.database)
     outcomes.finish()
+
+
+def _trace_export(payload: str) -> dict[str, Any]:
+    def text(key: str, value: str) -> dict[str, Any]:
+        return {"key": key, "value": {"stringValue": value}}
+
+    spans = [{"traceId": "7" * 32, "spanId": "1" * 16, "name": payload, "kind": 3, "endTimeUnixNano": "1796205600000000000",
+              "attributes": [text("peer.service", payload)]},
+             {"traceId": "7" * 32, "spanId": "2" * 16, "parentSpanId": "1" * 16, "kind": 3,
+              "endTimeUnixNano": "1796205601000000000", "attributes": [text("db.system", payload), text("db.namespace", payload)]}]
+    return {"resourceSpans": [{"resource": {"attributes": [text("service.name", f"caller {payload}")]},
+                               "scopeSpans": [{"spans": spans[:1]}]},
+                              {"resource": {"attributes": [text("service.name", payload)]},
+                               "scopeSpans": [{"spans": spans[1:]}]}]}
+
+
+def test_hostile_strings_through_the_trace_importer_are_stored_verbatim_as_names(store: Store, tmp_path: Path):
+    """service.name, peer.service and db.namespace: the telemetry names an ObservedCall keeps."""
+    from loaders.traces.get import read as read_traces
+    from loaders.traces.load import import_traces
+
+    assert load_paths(store, [_write_yaml(CANARY, "canary", tmp_path)], actor="setup").ok
+    outcomes = Outcomes("trace importer (service.name, peer.service, db.namespace)")
+    for number, (payload_name, payload) in enumerate(IMPORTER_PAYLOADS.items()):
+        outcomes.cases += 1
+        path = tmp_path / f"traces-{number}.json"
+        path.write_text(json.dumps(_trace_export(payload), ensure_ascii=False), encoding="utf-8")
+        nodes_before, rels_before, _ = snapshot(store)
+        report = import_traces(store, read_traces(path), actor="injection", record_relationships=True)
+        if not report.ok:
+            outcomes.refused["error"] += 1
+            outcomes.refused_payloads[payload_name] += 1
+            assert report.errors, report
+            continue
+        name = payload.strip()
+        calls = {(r["caller"], r["callee"]) for r in store.rows(
+            "MATCH (o:ObservedCall) RETURN o.caller AS caller, o.callee AS callee")}
+        if (f"caller {payload}".strip(), name) in calls and (name, name) in calls:
+            outcomes.stored += 1
+        else:
+            outcomes.failures.append(f"traces <- {payload_name}: names not kept verbatim: {sorted(calls)[:4]}")
+        nodes_after, rels_after, _ = snapshot(store)
+        other = {k: v for k, v in nodes_after.items() if not {"ObservedCall", "TraceImport"} & set(k[0].split(":"))}
+        other_before = {k: v for k, v in nodes_before.items() if not {"ObservedCall", "TraceImport"} & set(k[0].split(":"))}
+        if other != other_before or rels_after != rels_before:
+            outcomes.failures.append(f"traces <- {payload_name}: CIs, records or relationships changed")
+    outcomes.failures += check_invariants(store.driver, store.database)
+    outcomes.finish()

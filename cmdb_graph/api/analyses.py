@@ -24,7 +24,8 @@ from cmdb_graph.api.types import (
 )
 from cmdb_graph.model import Label
 from impact import (
-    bia, blast_radius, change_impact, continuity, dependencies, evidence, health, impact, impact_diff, root_cause,
+    bia, blast_radius, change_impact, continuity, dependencies, evidence, health, impact, impact_diff, observed,
+    root_cause,
 )
 from impact.confidence import policy_from
 from impact.topology import AnalysisError
@@ -606,6 +607,50 @@ class GroupProblem:
     members: int
 
 
+@strawberry.type(description="A call traces showed that the CMDB does not declare")
+class UndeclaredDependency:
+    caller_id: strawberry.Private[str | None]
+    callee_id: strawberry.Private[str | None]
+    kind: str = strawberry.field(description="service, or database")
+    caller: str = strawberry.field(description="the calling service's name in the traces (service.name)")
+    callee: str = strawberry.field(description="the called service's or database's name in the traces")
+    calls: int
+    errors: int
+    first_seen: datetime
+    last_seen: datetime
+    declared_indirectly: bool = strawberry.field(
+        description="the callee's CI is reachable from the caller's through other CIs (a member of a group the "
+                    "caller declares, say): the CMDB names another CI than the one called")
+    reason: str
+
+    @strawberry.field(description="The CI the caller's name resolves to; null when none, or more than one, does")
+    async def caller_ci(self, info: Info[Context, None]) -> CI | None:
+        return await _one(info, self.caller_id) if self.caller_id else None
+
+    @strawberry.field(description="The CI the callee's name resolves to; null when none, or more than one, does")
+    async def callee_ci(self, info: Info[Context, None]) -> CI | None:
+        return await _one(info, self.callee_id) if self.callee_id else None
+
+
+@strawberry.type(description="A DEPENDS_ON of an instrumented CI that traces have not shown for a while")
+class UnobservedDependency:
+    source_id: strawberry.Private[str]
+    target_id: strawberry.Private[str]
+    strength: Strength  # type: ignore[valid-type]
+    data_source: str | None = strawberry.field(description="who declared it")
+    observed_at: datetime | None = strawberry.field(description="the last call traces showed; null: never")
+    days_unobserved: float | None
+    source_traced_at: datetime = strawberry.field(description="the dependent CI's last span: it is instrumented")
+
+    @strawberry.field(description="The dependent CI")
+    async def source(self, info: Info[Context, None]) -> CI:
+        return await _one(info, self.source_id)
+
+    @strawberry.field
+    async def target(self, info: Info[Context, None]) -> CI:
+        return await _one(info, self.target_id)
+
+
 @strawberry.type(description="How far the CMDB can be trusted")
 class CmdbHealth:
     orphan_ids: strawberry.Private[list[str]]
@@ -625,6 +670,28 @@ class CmdbHealth:
     @strawberry.field(description="CIs with no relationship to any other CI")
     async def orphans(self, info: Info[Context, None]) -> list[CI]:
         return await _many(info, self.orphan_ids)
+
+    @strawberry.field(description="Calls traces showed (cmdb-graph import traces) with no DEPENDS_ON declared from "
+                                  "the caller's CI to the callee's, or to a name no CI answers to; most calls first")
+    async def undeclared_dependencies(self, info: Info[Context, None]) -> list[UndeclaredDependency]:
+        rows = await _run(info, observed.undeclared_dependencies)
+        return [UndeclaredDependency(
+            caller_id=r.caller_ci.id if r.caller_ci else None, callee_id=r.callee_ci.id if r.callee_ci else None,
+            kind=r.kind, caller=r.caller, callee=r.callee, calls=r.calls, errors=r.errors, first_seen=r.first_seen,
+            last_seen=r.last_seen, declared_indirectly=r.declared_indirectly, reason=r.reason) for r in rows]
+
+    @strawberry.field(description="DEPENDS_ON relationships of instrumented CIs, to an application, a database, a "
+                                  "group of them or an instrumented CI, that no traced call confirmed in the last "
+                                  "unobservedDays (default: the traces_unobserved_days setting)")
+    async def unobserved_dependencies(
+        self, info: Info[Context, None], unobserved_days: float | None = None,
+    ) -> list[UnobservedDependency]:
+        days = info.context.settings.traces_unobserved_days if unobserved_days is None else unobserved_days
+        rows = await _run(info, observed.unobserved_dependencies, days)
+        return [UnobservedDependency(
+            source_id=r.source.id, target_id=r.target.id, strength=r.strength, data_source=r.data_source,
+            observed_at=r.observed_at, days_unobserved=r.days_unobserved, source_traced_at=r.source_traced_at)
+            for r in rows]
 
 
 # --- the query fields --------------------------------------------------------------------------------
