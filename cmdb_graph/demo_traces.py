@@ -1,8 +1,9 @@
 """The demo's trace export: an hour of OpenTelemetry spans (OTLP JSON) from four of the online
 shop's applications, as a collector's file exporter would write them. Most calls confirm what
-the demo CMDB declares; two do not (checkout credits loyalty points, which nobody declared, and
-the storefront calls a recommendations service the CMDB has never heard of), and some declared
-dependencies never show up (the storefront's session store, the payment gateway's fraud check)."""
+the demo CMDB declares; three do not (the storefront calls the checkout and the checkout credits
+loyalty points, which nobody declared, and the storefront calls a recommendations service the
+CMDB has never heard of), and some declared dependencies never show up (the storefront's session
+store and loyalty points, the payment gateway's fraud check)."""
 
 from __future__ import annotations
 

@@ -157,3 +157,16 @@ def test_priority_matrix_is_the_documented_table():
     for impact, priorities in documented.items():
         for urgency, priority in zip(("critical", "high", "medium", "low"), priorities):
             assert PRIORITY_MATRIX[(Impact(impact), Urgency(urgency))] == priority, (impact, urgency)
+
+
+def test_every_setting_is_documented():
+    """docs/settings.md (or neo4j-local.md, for the launcher's own) names every setting's variable."""
+    from pathlib import Path
+
+    from cmdb_graph.settings import Settings
+
+    docs = Path(__file__).parents[1] / "docs"
+    text = (docs / "settings.md").read_text() + (docs / "neo4j-local.md").read_text()
+    missing = [name for name, f in Settings.model_fields.items()
+               if (f.alias or f"CMDB_GRAPH_{name}").upper() not in text and name.upper() not in text]
+    assert missing == []
