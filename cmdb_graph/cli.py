@@ -3,7 +3,6 @@ traceback; `--json` output is for scripts."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -355,12 +354,10 @@ def demo(
 
 def _import_demo_traces(store: Store, seed: int, actor: str) -> Any:
     from cmdb_graph.demo_traces import build_demo_traces
-    from loaders.traces.get import TraceFile, requests_in
+    from loaders.traces.get import from_text
     from loaders.traces.load import import_traces
 
-    text = json.dumps(build_demo_traces(seed=seed))
-    name = f"demo-traces(seed={seed})"
-    export = TraceFile(name, hashlib.sha256(text.encode()).hexdigest(), requests_in(name, text))
+    export = from_text(f"demo-traces(seed={seed})", json.dumps(build_demo_traces(seed=seed)))
     return import_traces(store, [export], actor=actor)
 
 

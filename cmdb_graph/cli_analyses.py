@@ -16,7 +16,7 @@ from rich.table import Table
 from cmdb_graph.cli import app, connected, fail, out, print_json, settings
 from cmdb_graph.model import RelType
 from cmdb_graph.store import NotFoundError, Store
-from impact.topology import AnalysisError
+from impact.topology import AnalysisError, whole_graph
 
 Json = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 AsOf = Annotated[str | None, typer.Option(
@@ -47,7 +47,8 @@ def instant(text: str | None, option: str = "--as-of") -> datetime | None:
 
 class EditsFile:
     """A what-if plan read from a file; the analyses' messages name an edit by its position
-    (`whatIf[2].target: ...`), which `locate` turns into the file and line it was written on."""
+    (`whatIf[2].target: ...`), which `locate` turns into the file and the line of that field
+    (of the edit, where the field is not written)."""
 
     def __init__(self, path: Path) -> None:
         from impact.what_if import parse_edits
@@ -63,7 +64,7 @@ class EditsFile:
             body = body.get("whatIf", body.get("what_if"))
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             fail(f"{path}: expected a list of edits (or a mapping with a 'whatIf' list), each a mapping")
-        self.lines = [item.get(LINE_KEY) for item in body]
+        self.lines = [(item.get(LINE_KEY), item.get(FIELD_LINES_KEY) or {}) for item in body]
         try:
             self.edits = parse_edits([strip_lines(item) for item in body])
         except AnalysisError as error:
@@ -71,11 +72,12 @@ class EditsFile:
 
     def locate(self, message: str) -> str:
         def where(match: re.Match[str]) -> str:
-            i = int(match.group(1))
-            line = self.lines[i] if i < len(self.lines) else None
+            i, field_name = int(match.group(1)), match.group(2)
+            item_line, field_lines = self.lines[i] if i < len(self.lines) else (None, {})
+            line = field_lines.get(field_name) or item_line
             return f"{self.path}:{line}: {match.group(0)}" if line else f"{self.path}: {match.group(0)}"
 
-        return re.sub(r"whatIf\[(\d+)\]", where, message)
+        return re.sub(r"whatIf\[(\d+)\](?:\.(\w+))?", where, message)
 
 
 def _edits(path: Path | None) -> EditsFile | None:
@@ -128,8 +130,9 @@ def impact_command(
 def _render_impact(r: Any, title: str = "Impact") -> None:
     when = f" as of {r.as_of.isoformat()}" if getattr(r, "as_of", None) else ""
     plan = f" with {r.what_if} what-if edit(s)" if getattr(r, "what_if", 0) else ""
-    table = _table(f"{title} of {', '.join(r.failed)}{when}{plan}: {len(r.impacted)} CIs", "CI", "class", "state",
-                   "hops", "confidence", "path")
+    sure = f" (paths of confidence {r.min_confidence:g} or more)" if getattr(r, "min_confidence", None) else ""
+    table = _table(f"{title} of {', '.join(r.failed)}{when}{plan}: {len(r.impacted)} CIs{sure}", "CI", "class",
+                   "state", "hops", "confidence", "path")
     for row in r.impacted:
         confidence = f"{row.confidence:.2f}" if row.confidence is not None else ""
         table.add_row(row.ci.id, row.ci.ci_class.value, row.state.value, str(row.distance), confidence, _path(row.path))
@@ -164,6 +167,9 @@ def impact_diff_command(
                   f"{r.newly_impacted}, no longer {r.no_longer_impacted}, state changed {r.state_changed}",
                   highlight=False)
         for title, rows in (("Business services that differ", r.business_services), ("CIs that differ", r.cis)):
+            if not rows:
+                out.print(f"{title}: none")
+                continue
             table = _table(title, "CI", "before", "after")
             for row in rows:
                 table.add_row(row.ci.id, row.before.value if row.before else "up", row.after.value if row.after else "up")
@@ -187,8 +193,9 @@ def dependencies_command(
     result = _analyse(lambda store: analyse_dependencies(store, ci_id, max_depth, change_window_days, as_of=at))
 
     def render(rows: Any) -> None:
-        table = _table(f"{ci_id} needs {len(rows)} CIs", "CI", "class", "hops", "incidents", "changes", "problems",
-                       "known errors")
+        when = f" as of {at.isoformat()}" if at else ""
+        table = _table(f"{ci_id} needs {len(rows)} CIs{when}", "CI", "class", "hops", "incidents", "changes",
+                       "problems", "known errors")
         for d in rows:
             e = d.evidence
             table.add_row(d.ci.id, d.ci.ci_class.value, str(d.distance), *(" ".join(r.id for r in refs) for refs in
@@ -336,8 +343,12 @@ def health_command(
     from impact.observed import undeclared_dependencies, unobserved_dependencies
 
     days = settings().traces_unobserved_days if unobserved_days is None else unobserved_days
-    r, undeclared, unobserved = _analyse(lambda store: (
-        analyse_health(store, stale_days), undeclared_dependencies(store), unobserved_dependencies(store, days)))
+    def analyse(store: Store) -> tuple[Any, Any, Any]:
+        graph = whole_graph(store)  # read once for the three
+        return (analyse_health(store, stale_days, graph=graph), undeclared_dependencies(store, graph),
+                unobserved_dependencies(store, days, graph=graph))
+
+    r, undeclared, unobserved = _analyse(analyse)
     if as_json:
         print_json({**r.model_dump(mode="json"), "undeclared_dependencies": [u.model_dump(mode="json") for u in undeclared],
                     "unobserved_dependencies": [u.model_dump(mode="json") for u in unobserved],

@@ -86,8 +86,15 @@ def import_source(
     from loaders.sync.run import failed_report, read_source, run_import
 
     if source.value == TRACES:
+        given = [flag for flag, on in (("--source-name", source_name is not None),
+                                       ("--allow-large-cleanup", allow_large_cleanup),
+                                       ("--delete-stale", delete_stale)) if on]
+        if given:  # a trace export creates and retires no CI: these would do nothing
+            fail(f"{', '.join(given)}: not for traces, which create and retire no CI")
         import_traces_command(path, dry_run, record_relationships, strength, as_json)
         return
+    if record_relationships or strength is not Strength.SOFT:
+        fail("--record-relationships and --strength are for traces only")
     name = source_name or source.value
     if not name or len(name) > 60 or any(ch.isspace() or ch == ":" for ch in name):
         fail("--source-name: 1 to 60 characters, no spaces or ':'")
@@ -146,7 +153,8 @@ def import_traces_command(path: Path, dry_run: bool, record_relationships: bool,
     else:
         _print_trace_report(report)
     if not report.ok:
-        fail(f"{len(report.errors)} error(s) in {path}; nothing was written")
+        shown = "" if report.error_count == len(report.errors) else f" (the first {len(report.errors)} shown)"
+        fail(f"{report.error_count} error(s) in {path}{shown}; nothing was written")
 
 
 def _print_trace_report(report: Any) -> None:
@@ -156,11 +164,16 @@ def _print_trace_report(report: Any) -> None:
         return
     if report.already_imported:
         out.print("already imported, skipped: " + ", ".join(report.already_imported), highlight=False)
+    if report.requests_skipped and len(report.already_imported) < len(report.files):  # some files only in part
+        out.print(f"{report.requests_skipped} of {report.requests} export request(s) imported before or repeated, "
+                  "skipped",
+                  highlight=False)
     title = "dry run: nothing written" if report.dry_run else "traces: calls observed"
     table = Table("kind", "caller", "callee", "calls", "errors", "last seen", "CIs", "in the CMDB", title=title,
                   title_justify="left")
     for c in report.calls:
-        state = "declared" if c.declared else ("recorded now" if c.recorded else "not declared")
+        recorded = "would be recorded" if report.dry_run else "recorded now"
+        state = "declared" if c.declared else (recorded if c.recorded else "not declared")
         cis = f"{c.caller_ci or '?'} -> {c.callee_ci or '?'}"
         table.add_row(c.kind, c.caller, c.callee, str(c.calls), str(c.errors), c.last_seen.isoformat(timespec="seconds"),
                       cis, state)

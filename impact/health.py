@@ -95,19 +95,24 @@ RETURN collect([c.id, c.source, toString(c.last_seen), c.serial_number, c.fqdn, 
 """
 
 
+def digraph_of(graph: Topology) -> nx.DiGraph:
+    """The CI graph's edges, every type, for networkx's global algorithms."""
+    return nx.DiGraph((s, e.target) for s, edges in graph.out.items() for e in edges)
+
+
 def _cycles(graph: Topology) -> list[list[str]]:
-    digraph = nx.DiGraph((s, e.target) for s, edges in graph.out.items() for e in edges)
-    return sorted(sorted(c) for c in nx.strongly_connected_components(digraph) if len(c) > 1)
+    return sorted(sorted(c) for c in nx.strongly_connected_components(digraph_of(graph)) if len(c) > 1)
 
 
 MAX_DAYS = 36_500
 
 
-def analyse_health(store: Store, stale_days: float = 30, now: datetime | None = None) -> CmdbHealth:
+def analyse_health(store: Store, stale_days: float = 30, now: datetime | None = None,
+                   graph: Topology | None = None) -> CmdbHealth:
     if not 0 < stale_days <= MAX_DAYS:  # beyond, `now - days` overflows (an INTERNAL error)
         raise AnalysisError(f"staleDays: give a positive number of days, at most {MAX_DAYS:,}")
     now = now or datetime.now(timezone.utc)
-    graph = whole_graph(store)
+    graph = graph or whole_graph(store)
     rows = store.rows(CI_FACTS)[0]["rows"]
     touched = {s for s, edges in graph.out.items() if edges} | {e.target for edges in graph.out.values() for e in edges}
 

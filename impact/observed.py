@@ -3,9 +3,10 @@ dependencies the CMDB declares that traces have not seen for a while.
 
 Telemetry names are matched to CIs when the question is asked, not when the export was
 imported (loaders/traces/transform.py `resolve_names`), so a CI added or renamed since is
-found. A call is declared when its caller's CI has a DEPENDS_ON to its callee's CI; one whose
-callee is only reachable further down (a member of the group the caller declares) is still
-listed, with `declared_indirectly`, because the CMDB names a different CI than the one called.
+found. A call is declared when its caller's CI has a DEPENDS_ON to its callee's CI, or to a
+group the callee is a member of (the CMDB names the farm, traces the member that answered).
+One whose callee is only reachable further down is still listed, with `declared_indirectly`,
+because the CMDB names a different CI than the one called.
 
 A declared dependency is unobserved when its CI is instrumented (traces showed it: `traced_at`)
 and its target is something traces would see called (an application or a database, a group of
@@ -20,9 +21,9 @@ from pydantic import BaseModel
 
 from cmdb_graph.model import CIClass, RelType, Strength, from_neo4j_text
 from cmdb_graph.store import Store
-from impact.health import MAX_DAYS
+from impact.health import MAX_DAYS, digraph_of
 from impact.topology import AnalysisError, CIRef, Topology, whole_graph
-from loaders.traces.load import read_identities
+from loaders.sync.load import stored_identities
 from loaders.traces.transform import CallKind, resolve_names
 
 CALLED_CLASSES = frozenset({CIClass.APPLICATION, CIClass.DATABASE})
@@ -60,19 +61,17 @@ ORDER BY o.calls DESC, o.id
 """
 
 
-def _digraph(graph: Topology) -> nx.DiGraph:
-    return nx.DiGraph((s, e.target) for s, edges in graph.out.items() for e in edges)
-
-
-def undeclared_dependencies(store: Store) -> list[UndeclaredDependency]:
+def undeclared_dependencies(store: Store, graph: Topology | None = None) -> list[UndeclaredDependency]:
     rows = store.rows(OBSERVED_CALLS)
     if not rows:
         return []
-    graph = whole_graph(store)
+    graph = graph or whole_graph(store)
     names = resolve_names(sorted({r["caller"] for r in rows} | {r["callee"] for r in rows}),
-                          store.in_transaction(read_identities, write=False))
+                          store.in_transaction(stored_identities, write=False))
     declared = {(s, e.target) for s, edges in graph.out.items() for e in edges if e.type is RelType.DEPENDS_ON}
-    digraph = _digraph(graph)
+    declared |= {(s, e.target) for s, group in declared for e in graph.out.get(group, [])
+                 if e.type is RelType.HAS_MEMBER}
+    digraph, reachable = digraph_of(graph), {}
     found = []
     for row in rows:
         caller, callee = names[row["caller"]], names[row["callee"]]
@@ -84,8 +83,9 @@ def undeclared_dependencies(store: Store) -> list[UndeclaredDependency]:
             reason = f"the callee {row['callee']!r} is not in the CMDB ({callee.reason})"
         else:
             reason = f"no DEPENDS_ON from {caller.ci} to {callee.ci}"
-        indirect = bool(caller.ci and callee.ci and caller.ci in digraph and callee.ci in digraph
-                        and nx.has_path(digraph, caller.ci, callee.ci))
+        if caller.ci and caller.ci not in reachable:
+            reachable[caller.ci] = nx.descendants(digraph, caller.ci) if caller.ci in digraph else set()
+        indirect = bool(caller.ci and callee.ci and callee.ci in reachable[caller.ci])
         found.append(UndeclaredDependency(
             kind=row["kind"], caller=row["caller"], callee=row["callee"],
             caller_ci=graph.nodes[caller.ci].ref() if caller.ci else None,
@@ -115,14 +115,15 @@ def _called(graph: Topology, ci_id: str) -> bool:
                                  for e in graph.out.get(ci_id, []) if e.type is RelType.HAS_MEMBER)
 
 
-def unobserved_dependencies(store: Store, days: float, now: datetime | None = None) -> list[UnobservedDependency]:
+def unobserved_dependencies(store: Store, days: float, now: datetime | None = None,
+                            graph: Topology | None = None) -> list[UnobservedDependency]:
     if not 0 < days <= MAX_DAYS:
         raise AnalysisError(f"unobservedDays: give a positive number of days, at most {MAX_DAYS:,}")
     now = now or datetime.now(timezone.utc)
     rows = store.rows(TRACED_DEPENDENCIES)
     if not rows:
         return []
-    graph = whole_graph(store)
+    graph = graph or whole_graph(store)
     found = []
     for row in rows:
         if not (row["target_traced"] or _called(graph, row["target"])):

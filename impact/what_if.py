@@ -11,7 +11,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cmdb_graph.model import CI, CIClass, RelType, Strength, stored_text
 from cmdb_graph.store import ci_content
@@ -46,6 +46,14 @@ class GraphEdit(BaseModel):
     strength: Strength = Strength.HARD
     min_members: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("min_members", "minMembers"))
     members: int | None = Field(default=None, ge=0, le=100_000)
+
+    @field_validator("op", "type", "strength", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: Any) -> Any:
+        """A plan file may spell them as GraphQL does (SOFT) or as the native format does (soft)."""
+        if not isinstance(value, str):
+            return value
+        return value.lower() if info.field_name == "strength" else value.upper()
 
     @model_validator(mode="after")
     def _fields_of_the_op(self) -> GraphEdit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,11 @@ def test_dashboard_operations_run_on_the_demo(client: TestClient, store: Store):
         "MapCIDetail": {"id": "app-checkout"}, "MapSearch": {"text": "orders"}, "MapNeighbourhood": {"id": "db-orders"},
         "MapImpact": {"failed": ["db-catalog"]}, "MapRootCause": {"symptoms": ["app-checkout", "app-storefront"]},
         "MapChangeImpact": {"changeId": "CHG-0001"}, "MapContinuity": {"serviceId": "svc-payments"},
+        # as of, what-if and confidence (tests/test_traces.py runs them on the demo with its traces)
+        "PostIncidentReview": {"failed": ["db-catalog"], "at": datetime.now(timezone.utc).isoformat(), "id": "app-search"},
+        "MigrationPlan": {"failed": ["db-catalog"], "plan": [{"op": "RETIRE_CI", "id": "app-search"}],
+                          "changeId": "CHG-0001"},
+        "ImpactConfidence": {"failed": ["db-catalog"], "minConfidence": 0.5}, "DeclaredVsObserved": {"days": 30},
     }
     for operation in sorted((ROOT / "graphql" / "operations").glob("*.graphql")):
         result = data(client, operation.read_text(), **variables.get(operation.stem, {}))

@@ -32,7 +32,9 @@ from cmdb_graph.connection import Neo4jTarget
 from cmdb_graph.settings import Settings
 from cmdb_graph.store import Store
 from impact.observed import undeclared_dependencies, unobserved_dependencies
+from cmdb_graph.model import CIClass
 from loaders.sync.files import SourceReadError
+from loaders.sync.reconcile import StoredIdentity
 from loaders.traces.get import read
 from loaders.traces.load import import_traces
 from loaders.traces.transform import resolve_names, transform
@@ -118,9 +120,11 @@ def test_a_broken_export_is_refused_with_its_file_and_line(tmp_path: Path):
 
 
 def test_names_resolve_by_external_id_then_id_name_fqdn_and_address_and_ambiguity_is_no_answer():
-    identities = [("web", "Web shop", None, (), {"traces": "frontend"}), ("checkout", "Checkout", None, (), {}),
-                  ("db-1", "Orders", "orders.db.example.org", ("10.0.0.5",), {}), ("db-2", "orders", None, (), {}),
-                  ("frontend", "Old frontend", None, (), {})]
+    identities = [StoredIdentity(ci_id, CIClass.APPLICATION, name, None, fqdn, ips, external)
+                  for ci_id, name, fqdn, ips, external in [
+                      ("web", "Web shop", None, (), {"traces": "frontend"}), ("checkout", "Checkout", None, (), {}),
+                      ("db-1", "Orders", "orders.db.example.org.", ("10.0.0.5",), {}), ("db-2", "orders", None, (), {}),
+                      ("frontend", "Old frontend", None, (), {})]]
     found = resolve_names(["frontend", "CHECKOUT", "Orders.DB.example.org", "10.0.0.5", "orders", "nobody"], identities)
     assert {n: (r.ci, r.reason) for n, r in found.items()} == {
         "frontend": ("web", "external id"),  # the telemetry name a CI claims wins over another CI's id
@@ -130,6 +134,36 @@ def test_names_resolve_by_external_id_then_id_name_fqdn_and_address_and_ambiguit
         "orders": (None, "ambiguous: name of db-1, db-2"),
         "nobody": (None, "no CI has this id, name, FQDN or address"),
     }
+
+
+def db_call(service: str, database: str, span: str, trace: str = "1" * 32, end: int = 1796205601_000_000_000) -> dict:
+    """One export request: `service` reads `database` once (a client span with db.system)."""
+    attrs = [{"key": "db.system", "value": {"stringValue": "postgresql"}},
+             {"key": "db.namespace", "value": {"stringValue": database}}]
+    return {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                               "scopeSpans": [{"spans": [{"traceId": trace, "spanId": span, "name": "SELECT", "kind": 3,
+                                                          "startTimeUnixNano": str(end - 1000), "endTimeUnixNano": str(end),
+                                                          "attributes": attrs}]}]}]}
+
+
+def test_odd_but_valid_exports_read_and_broken_ones_say_where(tmp_path: Path):
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + EXPORT.read_bytes())  # a byte order mark, as some editors write
+    assert transform(read(bom)).calls == transform(read(EXPORT)).calls
+    separator = db_call("api", "orders\u2028db", "b1")  # JSON may hold U+2028 raw; only "\n" ends a line
+    (tmp_path / "sep.jsonl").write_text(json.dumps(separator, ensure_ascii=False) + "\n" + json.dumps(db_call("api", "x", "b2")))
+    assert {c.callee for c in transform(read(tmp_path / "sep.jsonl")).calls} == {"orders\u2028db", "x"}
+    pretty = json.dumps(json.loads(EXPORT.read_text()), indent=2).splitlines()
+    pretty[3] += ","  # a stray comma on line 4 of a pretty-printed document, line 5 of the file
+    (tmp_path / "pretty.json").write_text("\n" + "\n".join(pretty))
+    with pytest.raises(SourceReadError, match=r"pretty.json:5: file: not JSON"):
+        read(tmp_path / "pretty.json")
+    (tmp_path / "cut.json.gz").write_bytes(gzip.compress(EXPORT.read_bytes())[:40] + b"\x00" * 40)
+    with pytest.raises(SourceReadError, match=r"cut.json.gz: file: cannot be read"):
+        read(tmp_path / "cut.json.gz")
+    (tmp_path / "resource.json").write_text(json.dumps({"resourceSpans": [{"resource": "api", "scopeSpans": []}]}))
+    assert [str(e) for e in transform(read(tmp_path / "resource.json")).errors] == [
+        f"{tmp_path / 'resource.json'}: resourceSpans[0].resource: expected an object"]
 
 
 # --- on the real Neo4j ------------------------------------------------------------------------
@@ -159,6 +193,44 @@ def test_an_import_confirms_declared_dependencies_and_a_second_import_changes_no
     again = import_traces(store, read(EXPORT), actor="test")
     assert again.ok and again.already_imported == [str(EXPORT)] and again.calls == []
     assert graph_counts(store.driver) == before and relationship_digest(store) == rels
+
+
+def test_an_appended_or_recompressed_export_counts_each_request_once(store: Store, tmp_path: Path):
+    load(store, tmp_path, "api", cis=[ci("api", name="API"), ci("orders", "Database", name="orders")],
+         relationships=[dep("api", "orders")])
+    requests = [db_call("api", "orders", f"c{i}", trace=f"{i:032x}") for i in range(1, 4)]
+    log = tmp_path / "otel.jsonl"  # the Collector's file exporter appends a line per request
+    log.write_text(json.dumps(requests[0]) + "\n")
+    assert import_traces(store, read(log), actor="test").confirmed == 1
+    log.write_text(log.read_text() + json.dumps(requests[1]) + "\n" + json.dumps(requests[2]) + "\n")
+    rotated = tmp_path / "rotated" / "otel-1.jsonl.gz"
+    rotated.parent.mkdir()
+    rotated.write_bytes(gzip.compress(log.read_bytes()))
+    second = import_traces(store, read(log) + read(rotated), actor="test")
+    assert (second.requests, second.requests_skipped, second.already_imported) == (6, 4, [str(rotated)])
+    assert store.value("MATCH (o:ObservedCall) RETURN o.calls") == 3  # not 1 + 3, nor 1 + 3 + 3
+    assert store.value("MATCH (:CI {id: 'api'})-[r:DEPENDS_ON]->(:CI {id: 'orders'}) RETURN r.observed_calls") == 3
+    assert store.value("MATCH (t:TraceImport) RETURN count(t)") == 3
+    before = graph_counts(store.driver)
+    again = import_traces(store, read(rotated), actor="test")
+    assert again.already_imported == [str(rotated)] and again.calls == [] and graph_counts(store.driver) == before
+
+
+def test_a_call_to_a_member_confirms_the_group_the_caller_declares(store: Store, tmp_path: Path):
+    load(store, tmp_path, "pool", cis=[
+        ci("api", name="API"), ci("pool", "RedundancyGroup", name="Orders pool", min_members=1),
+        ci("orders-a", "Database", name="orders-a"), ci("orders-b", "Database", name="orders-b"),
+    ], relationships=[dep("api", "pool"), {"from": "pool", "to": "orders-a", "type": "HAS_MEMBER"},
+                      {"from": "pool", "to": "orders-b", "type": "HAS_MEMBER"}])
+    path = tmp_path / "pool.json"
+    path.write_text(json.dumps(db_call("api", "orders-a", "d1")))
+    report = import_traces(store, read(path), actor="test", record_relationships=True)
+    assert report.confirmed == 1 and report.recorded == 0  # no api -> orders-a written beside api -> pool
+    [call] = report.calls
+    assert (call.callee_ci, call.declared, call.declared_via) == ("orders-a", True, ["pool"])
+    assert store.value("MATCH (:CI {id: 'api'})-[r:DEPENDS_ON]->(:CI {id: 'pool'}) RETURN r.observed_calls") == 1
+    assert undeclared_dependencies(store) == []
+    assert unobserved_dependencies(store, 36500) == []
 
 
 def test_undeclared_and_unobserved_dependencies_as_worked_out(store: Store, tmp_path: Path):
@@ -265,6 +337,10 @@ def test_the_cli_imports_traces_and_health_lists_what_differs(store: Store, tmp_
         ("checkout", "mail"), ("payments", "ledger")}
     table = runner.invoke(app, ["health"])
     assert "Observed in traces, not declared" in table.output and "recommender" in table.output
+    pointless = runner.invoke(app, ["import", "traces", str(EXPORT), "--delete-stale"])
+    assert pointless.exit_code == 1 and "--delete-stale: not for traces" in pointless.output
+    misplaced = runner.invoke(app, ["import", "netbox", str(EXPORT), "--record-relationships"])
+    assert misplaced.exit_code == 1 and "for traces only" in misplaced.output
 
     before = graph_counts(store.driver)
     bad = tmp_path / "bad.jsonl"
@@ -333,9 +409,76 @@ def test_the_cli_answers_as_of_what_if_and_impact_diff_on_the_demo(demo, neo4j_e
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("- op: RETIRE_CI\n  id: app-search\n- op: ADD_RELATIONSHIP\n  source: app-search\n  target: nowhere\n")
     refused = CliRunner().invoke(app, ["impact", "db-catalog", "--what-if", str(wrong)])
-    assert refused.exit_code == 1 and f"{wrong}:3: whatIf[1]" in refused.output, refused.output
+    assert refused.exit_code == 1 and f"{wrong}:5: whatIf[1].target" in refused.output, refused.output
+    shouted = tmp_path / "shouted.yaml"  # spelled as GraphQL spells it; a bad value named on its own line
+    shouted.write_text("- op: ADD_RELATIONSHIP\n  source: app-search\n  target: db-catalog-replica\n  strength: SOFT\n"
+                       "- op: add_relationship\n  source: app-search\n  target: ts-backup\n  type: depends_on\n"
+                       "  strength: firm\n")
+    refused = CliRunner().invoke(app, ["impact", "db-catalog", "--what-if", str(shouted)])
+    assert refused.exit_code == 1 and f"{shouted}:9: whatIf[1].strength" in refused.output, refused.output
+    shouted.write_text(shouted.read_text().replace("firm", "Hard"))
+    assert run_json("impact", "db-catalog", "--what-if", str(shouted))["what_if"] == 2
     typo = tmp_path / "typo.yaml"
     typo.write_text("- op: RETIRE_CI\n  id: app-search\n- op: RETIRE\n  id: x\n")
     refused = CliRunner().invoke(app, ["impact-diff", "db-catalog", "--what-if", str(typo)])
     assert refused.exit_code == 1 and f"{typo}:3: whatIf[1].op" in refused.output, refused.output
     assert graph_counts(driver) == before  # a what-if writes nothing
+
+
+OPERATIONS = Path(__file__).resolve().parents[1] / "graphql" / "operations"
+
+
+def operation(client: TestClient, name: str, **variables: Any) -> dict[str, Any]:
+    body = client.post("/graphql", json={"query": (OPERATIONS / f"{name}.graphql").read_text(),
+                                         "variables": variables}).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_each_field_answers_over_graphql_on_the_demo(demo, client: TestClient, driver):
+    """The dashboards' operations for as-of, what-if, confidence and traces, on the demo with
+    its traces: a relationship removed after the outage still counts as of the outage."""
+    health = operation(client, "DeclaredVsObserved", days=30)["cmdbHealth"]
+    undeclared = {(u["callerCi"]["id"], u["calleeCi"]["id"] if u["calleeCi"] else u["callee"])
+                  for u in health["undeclaredDependencies"]}
+    assert {("app-checkout", "app-loyalty"), ("app-storefront", "recommendations")} <= undeclared
+    unobserved = {(u["source"]["id"], u["target"]["id"]): u for u in health["unobservedDependencies"]}
+    assert unobserved[("app-storefront", "db-sessions")]["observedAt"] is None
+
+    trusted = operation(client, "ImpactConfidence", failed=["db-catalog"])["impact"]
+    confidence = {i["ci"]["id"]: i["confidence"] for i in trusted["impacted"]}
+    # the storefront's read of the catalogue was traced a minute ago (0.9); the shop's
+    # dependency on the storefront was only declared (demo, 0.6), and a path is its weakest link
+    assert confidence["db-catalog"] == 1.0 and confidence["app-storefront"] == pytest.approx(0.9, abs=0.01)
+    assert confidence["svc-online-shop"] == pytest.approx(0.6, abs=0.01)
+    sure = operation(client, "ImpactConfidence", failed=["db-catalog"], minConfidence=0.8)["impact"]
+    assert {i["ci"]["id"] for i in sure["impacted"]} == {c for c, v in confidence.items() if v >= 0.8}
+    assert "svc-online-shop" in confidence and sure["businessServices"] == []
+
+    before = graph_counts(driver)
+    plan = [{"op": "ADD_CI", "ci": {"id": "db-catalog-v2", "name": "Catalogue v2", "ciClass": "DATABASE"}},
+            {"op": "ADD_RELATIONSHIP", "source": "app-search", "target": "db-catalog-v2"},
+            {"op": "REMOVE_RELATIONSHIP", "source": "app-search", "target": "db-catalog"}]
+    planned = operation(client, "MigrationPlan", failed=["db-catalog"], plan=plan, changeId="CHG-0001")
+    diff = planned["impactDiff"]
+    assert (diff["newlyImpacted"], diff["noLongerImpacted"], diff["stateChanged"]) == (0, 1, 0)
+    assert [(c["ci"]["id"], c["before"], c["after"]) for c in diff["cis"]] == [("app-search", "DOWN", None)]
+    assert planned["changeImpact"]["whatIf"] == 3
+    assert graph_counts(driver) == before  # nothing written
+
+    outage = datetime.now(timezone.utc).isoformat()
+    removed = client.post("/graphql", json={"query": 'mutation { deleteRelationship(source: "app-search", '
+                                                     'target: "db-catalog", type: DEPENDS_ON) { deleted } }'}).json()
+    assert removed["data"]["deleteRelationship"]["deleted"] is True, removed
+    try:
+        review = operation(client, "PostIncidentReview", failed=["db-catalog"], at=outage, id="app-search")
+        now = operation(client, "ImpactConfidence", failed=["db-catalog"])["impact"]
+        assert "app-search" in {i["ci"]["id"] for i in review["impact"]["impacted"]}
+        assert "app-search" not in {i["ci"]["id"] for i in now["impacted"]}
+        assert review["impact"]["asOf"] is not None and review["ci"]["asOf"] is not None
+        assert "db-catalog" in {r["target"]["id"] for r in review["ci"]["dependsOn"]}
+        assert ("db-catalog", 1) in {(d["ci"]["id"], d["distance"]) for d in review["dependencies"]}
+    finally:
+        restored = client.post("/graphql", json={"query": 'mutation { upsertRelationships(input: '
+                                                          '[{source: "app-search", target: "db-catalog"}]) { version } }'})
+        assert "errors" not in restored.json()

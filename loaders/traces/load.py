@@ -1,30 +1,35 @@
 """Record what a trace export observed, in one transaction: every call as an `ObservedCall`
-(kind|caller|callee, by telemetry names, so a CI added later still matches it), the export
-itself as a `TraceImport` keyed by its files' sha256 (importing it again changes nothing),
+(kind, caller and callee by telemetry names, so a CI added later still matches it), each
+export request as a `TraceImport` keyed by its sha256 (importing it again, or a file it was
+appended to, counts nothing twice),
 `observed_at`/`observed_calls` on each declared DEPENDS_ON a call confirms, `traced_at` on each
 instrumented CI; and, when asked, the calls not declared as relationships with source `traces`."""
 
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from neo4j import ManagedTransaction
+from neo4j.exceptions import ConstraintError
 from pydantic import BaseModel
 
 from cmdb_graph.model import Strength
 from cmdb_graph.store import Store, write_plan
-from loaders.traces.get import TraceFile
-from loaders.traces.transform import Identity, ObservedCall, Resolution, TraceSummary, resolve_names, transform
+from loaders.traces.get import TraceFile, TraceRequest
+from loaders.sync.load import stored_identities
+from loaders.traces.transform import ObservedCall, Resolution, TraceSummary, resolve_names, transform
 
 SOURCE = "traces"
+MAX_ERRORS = 200
 
 
 class ResolvedCall(ObservedCall):
     caller_ci: str | None
     callee_ci: str | None
-    declared: bool  # the CMDB holds a DEPENDS_ON from the caller's CI to the callee's
+    declared: bool  # the CMDB holds a DEPENDS_ON from the caller's CI to the callee's, or to a group of it
+    declared_via: list[str] = []  # those groups, when the caller declares the group and not the member called
     recorded: bool = False  # written by this import as a relationship with source `traces`
 
 
@@ -32,7 +37,9 @@ class TraceImportReport(BaseModel):
     ok: bool
     dry_run: bool
     files: list[str]
-    already_imported: list[str]  # files whose exact bytes were imported before: skipped
+    already_imported: list[str]  # files whose every request was imported before: skipped
+    requests: int = 0  # export requests read
+    requests_skipped: int = 0  # of those, imported before or met earlier in this import
     traces: int = 0
     spans: int = 0
     unattributed: int = 0
@@ -42,23 +49,16 @@ class TraceImportReport(BaseModel):
     unresolved: dict[str, str] = {}  # each name no single CI answers to, and why
     confirmed: int = 0  # declared relationships a call confirmed
     recorded: int = 0  # relationships written for undeclared calls
-    errors: list[str] = []
+    errors: list[str] = []  # the first MAX_ERRORS
+    error_count: int = 0
     seconds: float = 0.0
 
 
+MEANWHILE = "another import of these requests committed first; run it again to see nothing left to import"
+
+
 class ImportedMeanwhile(RuntimeError):
-    """Another import of the same export committed first."""
-
-
-IDENTITIES = """
-MATCH (c:CI)
-RETURN c.id AS id, c.name AS name, c.fqdn AS fqdn, c.ip_addresses AS ips, c.external_ids AS external_ids
-"""
-
-
-def read_identities(tx: ManagedTransaction) -> list[Identity]:
-    return [(r["id"], r["name"] or "", r["fqdn"], tuple(r["ips"] or ()),
-             json.loads(r["external_ids"]) if r["external_ids"] else {}) for r in tx.run(IDENTITIES)]
+    """Another import of the same requests committed first."""
 
 
 IMPORTED = "UNWIND $hashes AS hash MATCH (t:TraceImport {id: hash}) RETURN t.id AS id"
@@ -70,13 +70,21 @@ def imported_hashes(tx: ManagedTransaction, hashes: list[str]) -> set[str]:
 
 DECLARED = """
 UNWIND $pairs AS pair
-MATCH (:CI {id: pair[0]})-[:DEPENDS_ON]->(:CI {id: pair[1]})
-RETURN pair[0] AS caller, pair[1] AS callee
+MATCH (:CI {id: pair[0]})-[:DEPENDS_ON]->(d:CI)
+WHERE d.id = pair[1] OR (d)-[:HAS_MEMBER]->(:CI {id: pair[1]})
+RETURN pair[0] AS caller, pair[1] AS callee, collect(d.id) AS declared
 """
 
 
-def declared_pairs(tx: ManagedTransaction, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    return {(r["caller"], r["callee"]) for r in tx.run(DECLARED, pairs=[list(p) for p in pairs])}
+def declared_pairs(tx: ManagedTransaction, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """Each called pair's declared relationship targets: the callee itself where the caller
+    declares it, else each group of the callee the caller declares (traces name the member
+    that answered, the CMDB the group)."""
+    found = {}
+    for r in tx.run(DECLARED, pairs=[list(p) for p in pairs]):
+        targets = sorted(r["declared"])
+        found[(r["caller"], r["callee"])] = [r["callee"]] if r["callee"] in targets else targets
+    return found
 
 
 MERGE_CALLS = """
@@ -106,7 +114,7 @@ SET c.traced_at = CASE WHEN c.traced_at IS NULL OR row.at > c.traced_at THEN row
 
 RECORD_IMPORTS = """
 UNWIND $rows AS row
-CREATE (:TraceImport {id: row.id, file: row.file, imported_at: $now, actor: $actor, spans: $spans, calls: $calls})
+CREATE (:TraceImport {id: row.id, file: row.file, line: row.line, imported_at: $now, actor: $actor})
 """
 
 
@@ -121,21 +129,32 @@ def import_traces(
 ) -> TraceImportReport:
     started = time.monotonic()
     names = [f.file for f in files]
-    unique = list({f.sha256: f for f in files}.values())
-    before = store.in_transaction(lambda tx: imported_hashes(tx, [f.sha256 for f in unique]), write=False)
-    new = [f for f in unique if f.sha256 not in before]
-    skipped = [f.file for f in files if f not in new]
+    first: dict[str, TraceRequest] = {}
+    for request in (r for f in files for r in f.requests):
+        first.setdefault(request.sha256, request)
+    before = store.in_transaction(lambda tx: imported_hashes(tx, list(first)), write=False)
+    fresh = {id(r) for r in first.values() if r.sha256 not in before}  # by identity: a repeat is equal, not fresh
+    new = [replace(f, requests=[r for r in f.requests if id(r) in fresh]) for f in files]
+    new = [f for f in new if f.requests]
+    new_requests = [r for f in new for r in f.requests]
+    skipped = [f.file for f in files if f.file not in {n.file for n in new}]
+    read_requests = sum(len(f.requests) for f in files)
+    counts = {"requests": read_requests, "requests_skipped": read_requests - len(new_requests)}
     summary = transform(new)
     if summary.errors:
-        return TraceImportReport(ok=False, dry_run=dry_run, files=names, already_imported=skipped,
-                                 errors=[str(e) for e in summary.errors[:200]], seconds=time.monotonic() - started)
+        return TraceImportReport(ok=False, dry_run=dry_run, files=names, already_imported=skipped, **counts,
+                                 errors=[str(e) for e in summary.errors[:MAX_ERRORS]], error_count=len(summary.errors),
+                                 seconds=time.monotonic() - started)
+
+    if not new:  # nothing left to import: no names to resolve, no transaction to open
+        return TraceImportReport(ok=True, dry_run=dry_run, files=names, already_imported=skipped, **counts,
+                                 seconds=round(time.monotonic() - started, 3))
 
     def work(tx: ManagedTransaction) -> TraceImportReport:
-        if imported_hashes(tx, [f.sha256 for f in new]):
-            raise ImportedMeanwhile("another import of this export committed first; run it again to see nothing "
-                                    "left to import")
+        if imported_hashes(tx, [r.sha256 for r in new_requests]):
+            raise ImportedMeanwhile(MEANWHILE)
         every_name = sorted({c.caller for c in summary.calls} | {c.callee for c in summary.calls} | set(summary.services))
-        resolved = resolve_names(every_name, read_identities(tx))
+        resolved = resolve_names(every_name, stored_identities(tx))
         calls = resolve_calls(summary, resolved)
         pairs = sorted({(c.caller_ci, c.callee_ci) for c in calls
                         if c.caller_ci and c.callee_ci and c.caller_ci != c.callee_ci})  # type: ignore[misc]
@@ -144,22 +163,26 @@ def import_traces(
         for call in calls:
             pair = (call.caller_ci, call.callee_ci)
             call.declared = pair in declared
+            call.declared_via = [t for t in declared.get(pair, []) if t != call.callee_ci]  # type: ignore[arg-type]
             call.recorded = pair in missing
         report = TraceImportReport(
-            ok=True, dry_run=dry_run, files=names, already_imported=skipped, traces=summary.traces,
+            ok=True, dry_run=dry_run, files=names, already_imported=skipped, **counts, traces=summary.traces,
             spans=summary.spans, unattributed=summary.unattributed, orphans=summary.orphans, calls=calls,
             services={s: resolved[s].ci for s in summary.services},
             unresolved={n: r.reason for n, r in resolved.items() if r.ci is None},
-            confirmed=len(declared), recorded=len(missing),
+            confirmed=len({(a, t) for (a, _b), targets in declared.items() for t in targets}), recorded=len(missing),
         )
-        if dry_run or not new:
+        if dry_run:
             return report
         if missing:
             record(tx, store, missing, strength, actor)
-        write_observations(tx, summary, calls, report, new, actor)
+        write_observations(tx, summary, calls, report.services, new_requests, actor)
         return report
 
-    report = store.in_transaction(work, write=not dry_run)
+    try:
+        report = store.in_transaction(work, write=not dry_run)
+    except ConstraintError as error:  # a concurrent import created one of these requests' TraceImport first
+        raise ImportedMeanwhile(MEANWHILE) from error
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -178,7 +201,7 @@ def record(tx: ManagedTransaction, store: Store, pairs: list[tuple[str, str]], s
 
 
 def write_observations(tx: ManagedTransaction, summary: TraceSummary, calls: list[ResolvedCall],
-                       report: TraceImportReport, files: list[TraceFile], actor: str) -> None:
+                       services: dict[str, str | None], requests: list[TraceRequest], actor: str) -> None:
     tx.run(MERGE_CALLS, rows=[{"id": c.key, "kind": c.kind, "caller": c.caller, "callee": c.callee, "calls": c.calls,
                                "errors": c.errors, "first_seen": c.first_seen, "last_seen": c.last_seen}
                               for c in summary.calls]).consume()
@@ -186,16 +209,17 @@ def write_observations(tx: ManagedTransaction, summary: TraceSummary, calls: lis
     seen_by_pair: dict[tuple[str, str], datetime] = {}
     for c in calls:
         if c.caller_ci and c.callee_ci and (c.declared or c.recorded):
-            pair = (c.caller_ci, c.callee_ci)
-            calls_by_pair[pair] = calls_by_pair.get(pair, 0) + c.calls
-            seen_by_pair[pair] = max(seen_by_pair.get(pair, c.last_seen), c.last_seen)
+            for target in c.declared_via or [c.callee_ci]:
+                pair = (c.caller_ci, target)
+                calls_by_pair[pair] = calls_by_pair.get(pair, 0) + c.calls
+                seen_by_pair[pair] = max(seen_by_pair.get(pair, c.last_seen), c.last_seen)
     tx.run(STAMP_DECLARED, rows=[{"caller": a, "callee": b, "calls": n, "last_seen": seen_by_pair[(a, b)]}
                                  for (a, b), n in sorted(calls_by_pair.items())]).consume()
     traced: dict[str, datetime] = {}
     for service, at in summary.services.items():
-        ci = report.services.get(service)
+        ci = services.get(service)
         if ci:
             traced[ci] = max(traced.get(ci, at), at)
     tx.run(STAMP_TRACED, rows=[{"id": ci, "at": at} for ci, at in sorted(traced.items())]).consume()
-    tx.run(RECORD_IMPORTS, rows=[{"id": f.sha256, "file": f.file} for f in files], now=datetime.now(timezone.utc),
-           actor=actor, spans=summary.spans, calls=sum(c.calls for c in summary.calls)).consume()
+    tx.run(RECORD_IMPORTS, rows=[{"id": r.sha256, "file": r.file, "line": r.line} for r in requests],
+           now=datetime.now(timezone.utc), actor=actor).consume()

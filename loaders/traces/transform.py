@@ -11,15 +11,18 @@ span and the server span below it are one call, not two. Times are the spans' en
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from loaders.native.get import Location
 from loaders.native.transform import LoadError
+from loaders.sync.reconcile import StoredIdentity, identifying_value
 from loaders.traces.get import TraceFile, TraceRequest
 
 CallKind = Literal["service", "database"]
@@ -42,7 +45,8 @@ class ObservedCall(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.kind}|{self.caller}|{self.callee}"
+        """Unique however the names are spelled (a name may hold "|")."""
+        return json.dumps([self.kind, self.caller, self.callee], ensure_ascii=False)
 
 
 class TraceSummary(BaseModel):
@@ -97,7 +101,11 @@ def spans_of(request: TraceRequest) -> tuple[list[Span], list[LoadError], int]:
         if not isinstance(resource_spans, dict):
             error("resourceSpans", r, None, "expected an object")
             continue
-        service = attributes((resource_spans.get("resource") or {}).get("attributes")).get("service.name")
+        resource = resource_spans.get("resource") or {}
+        if not isinstance(resource, dict):
+            error(where, None, "resource", "expected an object")
+            continue
+        service = attributes(resource.get("attributes")).get("service.name")
         if not isinstance(service, str) or not service.strip() or service.startswith(UNKNOWN_SERVICE):
             service = None
         scopes = resource_spans.get("scopeSpans", resource_spans.get("instrumentationLibrarySpans", []))
@@ -164,7 +172,8 @@ def _time(value: Any) -> datetime | None:
         return None
     if not 0 < nanos < 32_503_680_000 * 10**9:  # before the year 3000
         return None
-    return datetime.fromtimestamp(nanos / 1e9, tz=timezone.utc)
+    seconds, rest = divmod(nanos, 10**9)  # exact to the microsecond, as a float of nanoseconds is not
+    return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=rest // 1000)
 
 
 def _text(value: Any) -> str | None:
@@ -228,7 +237,6 @@ def _keep(seen: dict[Any, Any], key: Any, call: tuple[Any, ...]) -> None:
 
 # --- names to CIs ------------------------------------------------------------------------------
 
-Identity = tuple[str, str, str | None, tuple[str, ...], dict[str, str]]  # id, name, fqdn, ip addresses, external ids
 TRACE_KEYS = ("traces", "otel", "service.name")  # where a CI may hold the name its telemetry reports
 
 
@@ -237,29 +245,28 @@ class Resolution(BaseModel):
     reason: str  # how it was found, or why not
 
 
-def resolve_names(names: list[str], identities: list[Identity]) -> dict[str, Resolution]:
+def resolve_names(names: list[str], identities: Iterable[StoredIdentity]) -> dict[str, Resolution]:
     """Each telemetry name's CI, by the first of these that matches: a CI's external id under
     one of TRACE_KEYS, its id, its name (any case), its FQDN (any case), one of its IP
     addresses. Two CIs matching at the same step is ambiguous: no CI, and the reason says
     which."""
     steps: list[tuple[str, dict[str, set[str]]]] = [(why, defaultdict(set)) for why in (
         "external id", "id", "name", "fqdn", "ip address")]
-    for ci_id, name, fqdn, ips, external in identities:
+    for stored in identities:
         for key in TRACE_KEYS:
-            if external.get(key):
-                steps[0][1][external[key]].add(ci_id)
-        steps[1][1][ci_id].add(ci_id)
-        if name:
-            steps[2][1][name.casefold()].add(ci_id)
-        if fqdn:
-            steps[3][1][fqdn.casefold()].add(ci_id)
-        for ip in ips:
-            steps[4][1][ip].add(ci_id)
+            if stored.external_ids.get(key):
+                steps[0][1][stored.external_ids[key]].add(stored.id)
+        steps[1][1][stored.id].add(stored.id)
+        for step, field_name in ((2, "name"), (3, "fqdn"), (4, "ip_addresses")):
+            for normalised in identifying_value(field_name, getattr(stored, field_name)):
+                steps[step][1][normalised].add(stored.id)
     found = {}
     for name in names:
         found[name] = Resolution(ci=None, reason="no CI has this id, name, FQDN or address")
-        for why, index in steps:
-            matches = index.get(name if why in ("external id", "id", "ip address") else name.casefold())
+        keys = [[name], [name], identifying_value("name", name), identifying_value("fqdn", name),
+                identifying_value("ip_addresses", [name])]
+        for (why, index), key in zip(steps, keys):
+            matches = index.get(key[0]) if key else None
             if matches:
                 found[name] = (Resolution(ci=next(iter(matches)), reason=why) if len(matches) == 1 else
                                Resolution(ci=None, reason=f"ambiguous: {why} of {', '.join(sorted(matches)[:5])}"))
