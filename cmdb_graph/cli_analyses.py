@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from cmdb_graph.cli import app, connected, fail, out, print_json, settings
-from cmdb_graph.model import RelType
+from cmdb_graph.model import RelType, as_utc
 from cmdb_graph.store import NotFoundError, Store
 from impact.topology import AnalysisError, whole_graph
 
@@ -23,7 +23,7 @@ AsOf = Annotated[str | None, typer.Option(
     "--as-of", help="answer on the graph as it was then (ISO time, e.g. 2026-11-24T03:10:00Z; UTC if no offset)")]
 WhatIf = Annotated[Path | None, typer.Option(
     "--what-if", help="a YAML or JSON file of hypothetical edits (a list, or under 'whatIf'), applied in memory; "
-                      "nothing is written", exists=False)]
+                      "nothing is written")]
 
 
 def _analyse(run: Callable[[Store], Any], edits_file: EditsFile | None = None) -> Any:
@@ -42,7 +42,7 @@ def instant(text: str | None, option: str = "--as-of") -> datetime | None:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         fail(f"{option}: not an ISO date or time: {text!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return as_utc(moment)
 
 
 class EditsFile:

@@ -17,6 +17,7 @@ import typer
 
 from cmdb_graph.cli import app, out, print_json
 from cmdb_graph.cli_analyses import _analyse, _emit, _table
+from cmdb_graph.model import as_utc
 
 report_app = typer.Typer(help="Process reports: deployment acceptance, KPIs, SLA attainment.", no_args_is_help=True)
 incident_app = typer.Typer(help="Incident deadlines and escalation.", no_args_is_help=True)
@@ -40,12 +41,6 @@ class TableCsvOrJson(str, Enum):
     JSON = "json"
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -59,7 +54,7 @@ def acceptance_command(
     one fails)."""
     from impact.acceptance import analyse_acceptance
 
-    report = _analyse(lambda store: analyse_acceptance(store, _utc(start), _utc(end)))
+    report = _analyse(lambda store: analyse_acceptance(store, as_utc(start), as_utc(end)))
 
     def render(r: Any) -> None:
         table = _table(f"Deployment acceptance {r.start:%Y-%m-%d %H:%M} to {r.end:%Y-%m-%d %H:%M} UTC: "
@@ -87,7 +82,7 @@ def kpi_command(
     """Process KPIs for a period: counts, rates, mean times, change success, SLA attainment."""
     from impact.kpi import analyse_kpi
 
-    report = _analyse(lambda store: analyse_kpi(store, _utc(start), _utc(end)))
+    report = _analyse(lambda store: analyse_kpi(store, as_utc(start), as_utc(end)))
     if output is TableCsvOrJson.CSV:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -120,7 +115,7 @@ def sla_command(
     from impact.acceptance import period
     from impact.service_levels import analyse_sla_attainment
 
-    first, last = period(_utc(start), _utc(end))
+    first, last = period(as_utc(start), as_utc(end))
     report = _analyse(lambda store: analyse_sla_attainment(store, first, last))
 
     def render(r: Any) -> None:
@@ -219,7 +214,7 @@ def candidates_command(
     from cmdb_graph.processes.problems import problem_candidates
     from impact.acceptance import period
 
-    first, last = period(_utc(start), _utc(end))
+    first, last = period(as_utc(start), as_utc(end))
     rows = _analyse(lambda store: problem_candidates(store, first, last, min_incidents))
 
     def render(items: Any) -> None:

@@ -166,8 +166,7 @@ def _print_trace_report(report: Any) -> None:
         out.print("already imported, skipped: " + ", ".join(report.already_imported), highlight=False)
     if report.requests_skipped and len(report.already_imported) < len(report.files):  # some files only in part
         out.print(f"{report.requests_skipped} of {report.requests} export request(s) imported before or repeated, "
-                  "skipped",
-                  highlight=False)
+                  "skipped", highlight=False)
     title = "dry run: nothing written" if report.dry_run else "traces: calls observed"
     table = Table("kind", "caller", "callee", "calls", "errors", "last seen", "CIs", "in the CMDB", title=title,
                   title_justify="left")

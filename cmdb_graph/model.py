@@ -169,7 +169,7 @@ def from_neo4j_text(text: str, kind: type = datetime) -> Any:
     return kind.fromisoformat(text.split("[", 1)[0])
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """Naive timestamps in a document are taken as UTC, so that the same file means the same
     instant on every machine."""
     if value is None:
@@ -271,7 +271,7 @@ class Record(ModelBase):
     @field_validator("*", mode="after")
     @classmethod
     def _timestamps_in_utc(cls, value: Any) -> Any:
-        return _utc(value) if isinstance(value, datetime) else value
+        return as_utc(value) if isinstance(value, datetime) else value
 
 
 class Team(Record):

@@ -75,7 +75,7 @@ DEVICES_IN_USE = "MATCH (c:CI) WHERE c.ci_class IN $classes AND coalesce(c.statu
 
 def period(start: datetime | None, end: datetime | None, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The period asked for; by default the 30 days up to now (or up to `end`)."""
-    # a date or a timestamp without a zone is taken as UTC, as in documents (`model._utc`):
+    # a date or a timestamp without a zone is taken as UTC, as in documents (`model.as_utc`):
     # compared with the aware ones stored, a naive one was a TypeError (an INTERNAL error)
     start, end = (t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t for t in (start, end))
     end = end or now or datetime.now(timezone.utc)

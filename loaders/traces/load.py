@@ -1,9 +1,9 @@
 """Record what a trace export observed, in one transaction: every call as an `ObservedCall`
 (kind, caller and callee by telemetry names, so a CI added later still matches it), each
 export request as a `TraceImport` keyed by its sha256 (importing it again, or a file it was
-appended to, counts nothing twice),
-`observed_at`/`observed_calls` on each declared DEPENDS_ON a call confirms, `traced_at` on each
-instrumented CI; and, when asked, the calls not declared as relationships with source `traces`."""
+appended to, counts nothing twice), `observed_at`/`observed_calls` on each declared DEPENDS_ON
+a call confirms, `traced_at` on each instrumented CI; and, when asked, the calls not declared
+as relationships with source `traces`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from cmdb_graph.model import Strength
 from cmdb_graph.store import Store, write_plan
-from loaders.traces.get import TraceFile, TraceRequest
 from loaders.sync.load import stored_identities
+from loaders.traces.get import TraceFile, TraceRequest
 from loaders.traces.transform import ObservedCall, Resolution, TraceSummary, resolve_names, transform
 
 SOURCE = "traces"
@@ -137,14 +137,15 @@ def import_traces(
     new = [replace(f, requests=[r for r in f.requests if id(r) in fresh]) for f in files]
     new = [f for f in new if f.requests]
     new_requests = [r for f in new for r in f.requests]
-    skipped = [f.file for f in files if f.file not in {n.file for n in new}]
+    new_files = {f.file for f in new}
+    skipped = [f.file for f in files if f.file not in new_files]
     read_requests = sum(len(f.requests) for f in files)
     counts = {"requests": read_requests, "requests_skipped": read_requests - len(new_requests)}
     summary = transform(new)
     if summary.errors:
         return TraceImportReport(ok=False, dry_run=dry_run, files=names, already_imported=skipped, **counts,
                                  errors=[str(e) for e in summary.errors[:MAX_ERRORS]], error_count=len(summary.errors),
-                                 seconds=time.monotonic() - started)
+                                 seconds=round(time.monotonic() - started, 3))
 
     if not new:  # nothing left to import: no names to resolve, no transaction to open
         return TraceImportReport(ok=True, dry_run=dry_run, files=names, already_imported=skipped, **counts,

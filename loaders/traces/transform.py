@@ -31,7 +31,6 @@ KIND_NAMES = {"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SE
               "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
 ERROR_CODES = (2, "2", "STATUS_CODE_ERROR")
 UNKNOWN_SERVICE = "unknown_service"  # the SDKs' name for a service that set none
-EXAMPLES = 20
 
 
 class ObservedCall(BaseModel):
